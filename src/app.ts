@@ -1,0 +1,65 @@
+// Builds the HTTP application. It never listens: server.ts does, tests use
+// `app.inject`. Infrastructure plugins first, then one plugin per resource.
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import helmet from '@fastify/helmet'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Redis } from 'ioredis'
+import type { Registry } from 'prom-client'
+import type { Config } from './config.js'
+import type { Pool } from './db/pool.js'
+import type { Logger } from './logger.js'
+import { problemDetails } from './plugins/problem-details.js'
+import { auth } from './plugins/auth.js'
+import { idempotency } from './plugins/idempotency.js'
+import { metrics, createRegistry } from './plugins/metrics.js'
+import { openapi } from './plugins/openapi.js'
+import { healthRoutes } from './routes/health.js'
+import { appealRoutes } from './routes/appeals.js'
+import { eventRoutes } from './routes/events.js'
+import { administrationRoutes } from './routes/administration.js'
+import { AppealService } from './services/appeals.js'
+import { VERSION } from './version.js'
+
+export interface AppDeps {
+  config: Readonly<Config>
+  pool: Pool
+  redis: Redis
+  logger: Logger
+  registry?: Registry
+}
+
+export const BODY_LIMIT_BYTES = 512 * 1024
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    genReqId: () => randomUUID(),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  await app.register(problemDetails)
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'], formAction: ["'self'"], frameAncestors: ["'none'"],
+      },
+    },
+  })
+  await app.register(metrics, { registry: deps.registry ?? createRegistry() })
+  await app.register(openapi, { version: VERSION, publicBaseUrl: deps.config.publicBaseUrl })
+  await app.register(auth, { pool: deps.pool })
+  await app.register(idempotency, { pool: deps.pool })
+
+  await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis })
+  await app.register(appealRoutes, { prefix: '/v1', appeals: new AppealService(deps.pool) })
+  await app.register(eventRoutes, { prefix: '/v1', pool: deps.pool })
+  await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })
+  return app as unknown as FastifyInstance
+}

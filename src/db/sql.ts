@@ -1,0 +1,5 @@
+// Small SQL fragments every repository shares.
+
+/** A timestamptz column as an ISO 8601 UTC string with milliseconds. */
+export const iso = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`

@@ -1,0 +1,43 @@
+// Owns the one pino logger shared by Fastify and the workers, and what it
+// must never print: credentials, supporter tokens and email addresses.
+import { pino, type Logger } from 'pino'
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["idempotency-key"]',
+  'res.headers["set-cookie"]',
+  '*.email',
+  '*.token',
+  '*.secret',
+  '*.key',
+  '*.password',
+  '*.databaseUrl',
+  '*.redisUrl',
+  '*.smtpUrl',
+]
+
+// Supporter tokens travel in URL paths (/subscriptions/{token}/…): keep the
+// route shape, drop the token.
+const TOKEN_IN_PATH = /(\/subscriptions\/(?:confirm\/)?)[^/?#]+/g
+
+export function redactUrl(url: string): string {
+  return url.replace(TOKEN_IN_PATH, '$1[redacted]')
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        req(req: { method: string; url: string; ip?: string; headers?: Record<string, unknown> }) {
+          return { method: req.method, url: redactUrl(req.url) }
+        },
+      },
+    },
+    destination,
+  )
+}
+
+export type { Logger }

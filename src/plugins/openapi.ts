@@ -1,0 +1,74 @@
+// Owns the generated OpenAPI document and Swagger UI. Schemas with a
+// `title` are hoisted into named components, so clients get `Appeal`,
+// `Problem`… instead of anonymous inline copies.
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+type Json = Record<string, unknown>
+
+/** Replaces every titled schema by a `$ref` to one component of that name. */
+export function hoistNamedSchemas(document: Json): Json {
+  const components = ((document.components ??= {}) as Json)
+  const schemas = ((components.schemas ??= {}) as Json)
+  const seen = new Map<string, string>()
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit)
+    if (node === null || typeof node !== 'object') return node
+    const object = node as Json
+    const out: Json = {}
+    for (const [key, value] of Object.entries(object)) out[key] = visit(value)
+    const title = object.title
+    const isSchema = typeof title === 'string' && ('type' in object || 'anyOf' in object || 'oneOf' in object)
+    if (!isSchema) return out
+    const serialised = JSON.stringify(out)
+    const previous = seen.get(title)
+    if (previous !== undefined && previous !== serialised) {
+      throw new Error(`two different schemas are both titled ${title}`)
+    }
+    seen.set(title, serialised)
+    schemas[title] = out
+    return { $ref: `#/components/schemas/${title}` }
+  }
+  const paths = visit(document.paths) as Json
+  // component schemas may themselves contain titled schemas
+  for (const [name, schema] of Object.entries({ ...schemas })) {
+    const inner = schema as Json
+    const hoisted: Json = {}
+    for (const [key, value] of Object.entries(inner)) hoisted[key] = visit(value)
+    schemas[name] = hoisted
+  }
+  return { ...document, paths, components: { ...components, schemas: Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b))) } }
+}
+
+export const TAGS = [
+  { name: 'appeals', description: 'Drafting, publishing, following up and closing urgent appeals (staff)' },
+  { name: 'events', description: 'The event log: the polling fallback for webhooks' },
+  { name: 'administration', description: 'Organisations, API keys and the audit log (admin)' },
+  { name: 'operations', description: 'Health, readiness and metrics' },
+]
+
+export const openapi = fp(async (app: FastifyInstance, opts: { version: string; publicBaseUrl: string }) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Urgent Appeals API',
+        version: opts.version,
+        description: 'Urgent appeals for people at risk: staff publish, partners receive signed webhooks, supporters get email alerts. Errors are RFC 9457 problem documents.',
+        license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
+      },
+      servers: [{ url: opts.publicBaseUrl }],
+      tags: TAGS,
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer ua_…`' },
+        },
+      },
+    },
+    transformObject: (doc) => ('openapiObject' in doc ? hoistNamedSchemas(doc.openapiObject as Json) : doc.swaggerObject) as never,
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}, { name: 'openapi' })

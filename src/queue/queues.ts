@@ -1,0 +1,38 @@
+// Owns the BullMQ queues and their Redis connections. Keys share the `{ua}`
+// hash tag so Redis Cluster keeps each queue in one slot; job data holds
+// ids only, never addresses or payloads.
+import { Queue } from 'bullmq'
+import { Redis, type RedisOptions } from 'ioredis'
+
+export const QUEUE = { fanout: 'fanout' } as const
+
+/** Job ids cannot contain ':' in BullMQ; event ids never do. */
+export const fanoutJobId = (eventId: string) => `fanout-${eventId}`
+
+export interface FanoutJob {
+  eventId: string
+}
+
+/**
+ * A connection for commands that must fail fast while Redis is down
+ * (readiness checks, the outbox relay), rather than queue up in memory.
+ */
+export function createFailFastRedis(url: string, options: RedisOptions = {}): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, ...options })
+  redis.on('error', () => {}) // reconnects by itself; callers see the failed command
+  return redis
+}
+
+/** A connection for BullMQ workers: blocking commands need no retry cap. */
+export function createWorkerRedis(url: string): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null })
+  redis.on('error', () => {})
+  return redis
+}
+
+export function createFanoutQueue(connection: Redis, prefix: string): Queue<FanoutJob> {
+  return new Queue<FanoutJob>(QUEUE.fanout, {
+    connection, prefix,
+    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 10_000 },
+  })
+}

@@ -1,0 +1,78 @@
+// SQL for the events outbox: append in the caller's transaction, read the
+// log in position order, claim undispatched rows for the relay.
+import type { Queryable } from '../db/pool.js'
+import type { EventType } from '../schemas/event.js'
+
+export interface EventBody {
+  type: EventType
+  timestamp: string
+  data: Record<string, unknown>
+}
+
+export interface EventRow {
+  id: string
+  position: number
+  type: string
+  payload: EventBody
+}
+
+export const EVENTS_CHANNEL = 'ua_events'
+
+/**
+ * Appends one event. Its position comes from a row lock held until commit,
+ * so positions become visible in order; NOTIFY wakes the relay on commit.
+ */
+export async function insertEvent(
+  db: Queryable, e: { id: string; type: string; payload: EventBody; appealId?: string | null; organisationId?: string | null },
+): Promise<EventRow> {
+  const { rows } = await db.query<EventRow>(
+    `WITH next AS (UPDATE event_position SET last = last + 1 RETURNING last)
+     INSERT INTO events (id, position, type, appeal_id, organisation_id, payload)
+     SELECT $1, next.last, $2, $3, $4, $5 FROM next
+     RETURNING id, position, type, payload`,
+    [e.id, e.type, e.appealId ?? null, e.organisationId ?? null, e.payload])
+  await db.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, e.id])
+  return rows[0]!
+}
+
+export async function findEventPosition(db: Queryable, id: string): Promise<number | null> {
+  const { rows } = await db.query<{ position: number }>('SELECT position FROM events WHERE id = $1', [id])
+  return rows[0]?.position ?? null
+}
+
+/**
+ * The log after a position, oldest first. `organisationId` limits events
+ * addressed to one organisation (webhook tests) to that organisation;
+ * null means every organisation's (admin).
+ */
+export async function listEvents(
+  db: Queryable, o: { afterPosition: number; types: string[] | null; limit: number; organisationId: string | null },
+): Promise<EventRow[]> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT id, position, type, payload FROM events
+      WHERE position > $1
+        AND ($2::text[] IS NULL OR type = ANY($2))
+        AND (organisation_id IS NULL OR $4::uuid IS NULL OR organisation_id = $4)
+      ORDER BY position LIMIT $3`,
+    [o.afterPosition, o.types, o.limit + 1, o.organisationId])
+  return rows
+}
+
+/** Locks up to `limit` undispatched events; other relays skip them. */
+export async function claimUndispatched(db: Queryable, limit: number): Promise<EventRow[]> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT id, position, type, payload FROM events WHERE dispatched_at IS NULL
+      ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit])
+  return rows
+}
+
+export async function markDispatched(db: Queryable, ids: string[]): Promise<void> {
+  await db.query('UPDATE events SET dispatched_at = now() WHERE id = ANY($1)', [ids])
+}
+
+/** Withdrawal: earlier events of the appeal keep only its id and reference. */
+export async function redactAppealEvents(db: Queryable, appealId: string, data: Record<string, unknown>): Promise<void> {
+  await db.query(
+    `UPDATE events SET payload = jsonb_set(payload, '{data}', $2::jsonb)
+      WHERE appeal_id = $1 AND type <> 'appeal.withdrawn'`, [appealId, JSON.stringify(data)])
+}

@@ -1,0 +1,146 @@
+// HTTP surface of appeals (contract §3). Thin: schemas validate, the
+// AppealService does the work, errors become problems in one place.
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { AppealService } from '../services/appeals.js'
+import { etagOf } from '../services/appeals.js'
+import {
+  AppealPageSchema, AppealSchema, CloseAppealSchema, CreateAppealSchema, DeliveryProgressSchema, FollowUpSchema,
+  ListAppealsQuery, PatchAppealSchema, TranslationInputSchema, TranslationParams, WithdrawAppealSchema,
+  type Appeal,
+} from '../schemas/appeal.js'
+import { IdParams, problems } from '../schemas/common.js'
+
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ description: 'ETag of the version you edited; required for published appeals' })),
+})
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ maxLength: 255, description: 'replays within 24 h return the first response' })),
+})
+const NoBody = Type.Optional(Type.Object({}, { additionalProperties: false, description: 'no body, or `{}`' }))
+const secured: Record<string, string[]>[] = [{ apiKey: [] }]
+const optionalAuth: Record<string, string[]>[] = [{}, { apiKey: [] }]
+
+function withEtag(reply: FastifyReply, appeal: Appeal): Appeal {
+  void reply.header('etag', etagOf(appeal.version))
+  return appeal
+}
+
+export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: AppealService }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { appeals } = opts
+  const editor = app.requireRole('editor')
+
+  app.post('/appeals', {
+    preHandler: editor,
+    config: { idempotent: true },
+    schema: {
+      operationId: 'createAppeal', summary: 'Create a draft appeal', tags: ['appeals'], security: secured,
+      headers: IdempotencyHeaders, body: CreateAppealSchema,
+      response: { 201: AppealSchema, ...problems(400, 401, 403, 409, 413, 415, 422) },
+    },
+  }, async (request, reply) => {
+    const appeal = await appeals.create(request.actor!, request.body)
+    void reply.code(201).header('location', `/v1/appeals/${appeal.id}`)
+    return withEtag(reply, appeal)
+  })
+
+  app.get('/appeals', {
+    schema: {
+      operationId: 'listAppeals', summary: 'List appeals, newest first', tags: ['appeals'], security: optionalAuth,
+      description: 'Without a key: published and closed appeals. Editors also see their organisation\'s drafts and withdrawn appeals; admins see all. `q` is full-text search.',
+      querystring: ListAppealsQuery,
+      response: { 200: AppealPageSchema, ...problems(400, 401) },
+    },
+  }, async (request) => appeals.list(request.actor, request.query))
+
+  app.get('/appeals/:id', {
+    schema: {
+      operationId: 'getAppeal', summary: 'Get one appeal', tags: ['appeals'], security: optionalAuth,
+      description: 'Drafts and withdrawn appeals are visible to their organisation\'s staff only (404 otherwise).',
+      params: IdParams,
+      response: { 200: AppealSchema, ...problems(400, 401, 404) },
+    },
+  }, async (request, reply) => withEtag(reply, await appeals.get(request.actor, request.params.id)))
+
+  app.patch('/appeals/:id', {
+    preHandler: editor,
+    schema: {
+      operationId: 'updateAppeal', summary: 'Edit an appeal', tags: ['appeals'], security: secured,
+      description: 'A published appeal needs `If-Match`; a material change emits `appeal.updated`.',
+      params: IdParams, headers: IfMatchHeaders, body: PatchAppealSchema,
+      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409, 412, 415, 428) },
+    },
+  }, async (request, reply) =>
+    withEtag(reply, await appeals.patch(request.actor!, request.params.id, request.body, request.headers['if-match'])))
+
+  app.put('/appeals/:id/translations/:language', {
+    preHandler: editor,
+    schema: {
+      operationId: 'putAppealTranslation', summary: 'Create or replace one translation', tags: ['appeals'], security: secured,
+      params: TranslationParams, body: TranslationInputSchema,
+      response: { 200: AppealSchema, 201: AppealSchema, ...problems(400, 401, 403, 404, 409, 422) },
+    },
+  }, async (request, reply) => {
+    const { appeal, created } = await appeals.putTranslation(request.actor!, request.params.id, request.params.language, request.body)
+    void reply.code(created ? 201 : 200)
+    return withEtag(reply, appeal)
+  })
+
+  app.post('/appeals/:id/publish', {
+    preHandler: editor,
+    config: { idempotent: true },
+    schema: {
+      operationId: 'publishAppeal', summary: 'Publish a draft (or schedule it behind its embargo)', tags: ['appeals'], security: secured,
+      description: 'Emits `appeal.published`. While `embargoUntil` is in the future the appeal stays a draft with `scheduledPublishAt` set and is published when the embargo lifts.',
+      params: IdParams, headers: IdempotencyHeaders, body: NoBody,
+      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409, 422) },
+    },
+  }, async (request, reply) => withEtag(reply, await appeals.publish(request.actor!, request.params.id)))
+
+  app.post('/appeals/:id/updates', {
+    preHandler: editor,
+    config: { idempotent: true },
+    schema: {
+      operationId: 'postAppealUpdate', summary: 'Append a follow-up to a published appeal', tags: ['appeals'], security: secured,
+      description: 'Appends follow-up n+1, applies the optional field changes and emits `appeal.updated`.',
+      params: IdParams, headers: IdempotencyHeaders, body: FollowUpSchema,
+      response: { 201: AppealSchema, ...problems(400, 401, 403, 404, 409) },
+    },
+  }, async (request, reply) => {
+    const appeal = await appeals.postUpdate(request.actor!, request.params.id, request.body)
+    void reply.code(201)
+    return withEtag(reply, appeal)
+  })
+
+  app.post('/appeals/:id/close', {
+    preHandler: editor,
+    config: { idempotent: true },
+    schema: {
+      operationId: 'closeAppeal', summary: 'Close a published appeal with its outcome', tags: ['appeals'], security: secured,
+      params: IdParams, headers: IdempotencyHeaders, body: CloseAppealSchema,
+      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409) },
+    },
+  }, async (request, reply) => withEtag(reply, await appeals.close(request.actor!, request.params.id, request.body)))
+
+  app.post('/appeals/:id/withdraw', {
+    preHandler: editor,
+    config: { idempotent: true },
+    schema: {
+      operationId: 'withdrawAppeal', summary: 'Withdraw an appeal from every public read and feed', tags: ['appeals'], security: secured,
+      description: 'Emits `appeal.withdrawn` with only `{ appealId, reference }` (not for drafts, which were never public) and strips content from earlier events.',
+      params: IdParams, headers: IdempotencyHeaders, body: WithdrawAppealSchema,
+      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409) },
+    },
+  }, async (request, reply) => withEtag(reply, await appeals.withdraw(request.actor!, request.params.id, request.body.reason)))
+
+  app.get('/appeals/:id/deliveries', {
+    preHandler: editor,
+    schema: {
+      operationId: 'getAppealDeliveries', summary: 'Fan-out progress: counts per channel and status, ETA while sending', tags: ['appeals'], security: secured,
+      params: IdParams,
+      response: { 200: DeliveryProgressSchema, ...problems(400, 401, 403, 404) },
+    },
+  }, async (request) => appeals.deliveryProgress(request.actor!, request.params.id))
+}

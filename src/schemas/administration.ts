@@ -1,0 +1,58 @@
+// Schemas of organisations, API keys and the audit log (contract §7).
+import { Type, type Static } from 'typebox'
+import { Page, PageQuery, StringEnum, Text, Timestamp, Uuid } from './common.js'
+
+export const OrganisationKind = StringEnum(['ngo', 'partner'], { title: 'OrganisationKind' })
+export const RoleSchema = StringEnum(['admin', 'editor', 'partner'], { title: 'Role' })
+
+export const CreateOrganisationSchema = Type.Object({
+  name: Text(200, 1),
+  kind: OrganisationKind,
+  contactEmail: Type.String({ format: 'email', maxLength: 254, description: 'told when a webhook endpoint is disabled or recovers' }),
+}, { title: 'CreateOrganisation', additionalProperties: false })
+export type CreateOrganisation = Static<typeof CreateOrganisationSchema>
+
+export const OrganisationSchema = Type.Object({
+  id: Uuid, name: Type.String(), kind: OrganisationKind,
+  contactEmail: Type.Union([Type.String(), Type.Null()]), createdAt: Timestamp,
+}, { title: 'Organisation' })
+
+export const CreateApiKeySchema = Type.Object({
+  organisationId: Uuid,
+  role: RoleSchema,
+  name: Text(200, 1, { description: 'who or what uses the key' }),
+}, { title: 'CreateApiKey', additionalProperties: false })
+export type CreateApiKey = Static<typeof CreateApiKeySchema>
+
+export const ApiKeySchema = Type.Object({
+  id: Uuid, organisationId: Uuid, role: RoleSchema, name: Type.String(),
+  prefix: Type.String({ description: 'the visible start of the key' }),
+  createdAt: Timestamp, lastUsedAt: Type.Union([Timestamp, Type.Null()]), revokedAt: Type.Union([Timestamp, Type.Null()]),
+}, { title: 'ApiKey' })
+
+export const NewApiKeySchema = Type.Object({
+  apiKey: ApiKeySchema,
+  key: Type.String({ description: 'the secret key, shown only in this response' }),
+}, { title: 'NewApiKey' })
+
+export const AuditEntrySchema = Type.Object({
+  id: Type.Integer(), at: Timestamp, organisationId: Type.Union([Uuid, Type.Null()]),
+  apiKeyId: Type.Union([Uuid, Type.Null()]), actorRole: Type.Union([Type.String(), Type.Null()]),
+  action: Type.String(), resourceType: Type.String(), resourceId: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Record(Type.String(), Type.Unknown()),
+}, { title: 'AuditEntry' })
+
+export const AuditQuery = Type.Object({
+  ...PageQuery,
+  resourceType: Type.Optional(Type.String({ pattern: '^[a-z-]{1,40}$' })),
+  resourceId: Type.Optional(Type.String({ maxLength: 100 })),
+  organisationId: Type.Optional(Uuid),
+  action: Type.Optional(Type.String({ pattern: '^[a-z.-]{1,60}$' })),
+}, { additionalProperties: false })
+export type AuditQuery = Static<typeof AuditQuery>
+
+export const ListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false })
+
+export const OrganisationPageSchema = Page(OrganisationSchema, 'OrganisationPage')
+export const ApiKeyPageSchema = Page(ApiKeySchema, 'ApiKeyPage')
+export const AuditPageSchema = Page(AuditEntrySchema, 'AuditPage')

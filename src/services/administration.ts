@@ -1,0 +1,84 @@
+// Owns organisations and API keys: creation, listing, revocation — shared
+// by the admin API and the `create-api-key` CLI, each write audited.
+import type { Pool } from '../db/pool.js'
+import { withTransaction } from '../db/pool.js'
+import { generateApiKey, type Actor, type Role } from '../auth/api-keys.js'
+import { AppError, notFound, unprocessable } from '../errors.js'
+import { decodeCursor, toPage } from '../lib/cursor.js'
+import * as orgs from '../repositories/organisations.js'
+import * as keys from '../repositories/api-keys.js'
+import { listAudit, recordAudit, type AuditFilter } from '../repositories/audit-log.js'
+
+const publicOrganisation = ({ seq: _seq, ...o }: orgs.OrganisationRow) => o
+const publicKey = ({ seq: _seq, ...k }: keys.ApiKeyRow) => k
+
+/** Partner organisations hold partner keys only: a partner must never edit appeals. */
+function checkRoleFitsOrganisation(role: Role, kind: string): void {
+  if (kind === 'partner' && role !== 'partner') {
+    throw unprocessable(`A partner organisation can only hold partner keys, not ${role}.`,
+      [{ pointer: '/role', in: 'body', message: 'must be partner for a partner organisation' }], 'role-not-allowed')
+  }
+}
+
+export class AdministrationService {
+  constructor(private readonly pool: Pool) {}
+
+  async createOrganisation(actor: Actor | null, input: { name: string; kind: 'ngo' | 'partner'; contactEmail: string | null }) {
+    return withTransaction(this.pool, async (tx) => {
+      const row = await orgs.insertOrganisation(tx, input)
+      if (!row) {
+        throw new AppError(409, 'organisation-exists', 'Organisation already exists', `An organisation named ${input.name} already exists.`,
+          [{ pointer: '/name', in: 'body', message: 'is taken' }])
+      }
+      await recordAudit(tx, actor, 'organisation.create', 'organisation', row.id, { name: row.name, kind: row.kind })
+      return publicOrganisation(row)
+    })
+  }
+
+  async listOrganisations(limit: number, cursor?: string) {
+    const page = toPage(await orgs.listOrganisations(this.pool, limit, decodeCursor(cursor)), limit, (r) => r.seq)
+    return { items: page.items.map(publicOrganisation), nextCursor: page.nextCursor }
+  }
+
+  async createApiKey(actor: Actor | null, input: { organisationId: string; role: Role; name: string }) {
+    return withTransaction(this.pool, async (tx) => {
+      const organisation = await orgs.findOrganisation(tx, input.organisationId)
+      if (!organisation) {
+        throw unprocessable('No organisation has this id.', [{ pointer: '/organisationId', in: 'body', message: 'does not exist' }], 'unknown-organisation')
+      }
+      checkRoleFitsOrganisation(input.role, organisation.kind)
+      const generated = generateApiKey()
+      const row = await keys.insertApiKey(tx, { ...input, prefix: generated.prefix, secretHash: generated.secretHash })
+      await recordAudit(tx, actor, 'api-key.create', 'api-key', row.id, { role: row.role, organisationId: row.organisationId })
+      return { apiKey: publicKey(row), key: generated.key }
+    })
+  }
+
+  /** CLI: finds or creates the organisation by name, then issues a key. */
+  async createApiKeyForOrganisationName(name: string, role: Role, keyName: string) {
+    const kind = role === 'partner' ? 'partner' : 'ngo'
+    await orgs.insertOrganisation(this.pool, { name, kind, contactEmail: null }).then(async (created) => {
+      if (created) await recordAudit(this.pool, null, 'organisation.create', 'organisation', created.id, { name, kind })
+    })
+    const organisation = (await orgs.findOrganisationByName(this.pool, name))!
+    return this.createApiKey(null, { organisationId: organisation.id, role, name: keyName })
+  }
+
+  async listApiKeys(limit: number, cursor?: string) {
+    const page = toPage(await keys.listApiKeys(this.pool, limit, decodeCursor(cursor)), limit, (r) => r.seq)
+    return { items: page.items.map(publicKey), nextCursor: page.nextCursor }
+  }
+
+  async revokeApiKey(actor: Actor, id: string): Promise<void> {
+    await withTransaction(this.pool, async (tx) => {
+      const row = await keys.revokeApiKey(tx, id)
+      if (!row) throw notFound('This API key')
+      await recordAudit(tx, actor, 'api-key.revoke', 'api-key', id)
+    })
+  }
+
+  async listAudit(limit: number, cursor: string | undefined, filter: AuditFilter) {
+    return toPage(await listAudit(this.pool, limit, decodeCursor(cursor), filter), limit, (r) => r.id)
+  }
+}
+

@@ -1,0 +1,292 @@
+// Owns the appeal lifecycle (contract §3): draft → published (or scheduled
+// behind an embargo) → closed, and withdrawal. Every action is one
+// transaction holding the change, its event (outbox) and its audit entry.
+import type { Pool, Queryable } from '../db/pool.js'
+import { withTransaction } from '../db/pool.js'
+import type { Actor } from '../auth/api-keys.js'
+import {
+  AppError, badRequest, illegalTransition, notFound, preconditionFailed, preconditionRequired, unprocessable,
+  type FieldError,
+} from '../errors.js'
+import { canonicalLanguage, isCountry, isSubdivision } from '../lib/codes.js'
+import { decodeCursor, toPage } from '../lib/cursor.js'
+import * as repo from '../repositories/appeals.js'
+import type { AppealRow, Visibility } from '../repositories/appeals.js'
+import { redactAppealEvents } from '../repositories/events.js'
+import { recordAudit } from '../repositories/audit-log.js'
+import { appendEvent } from './events.js'
+import type {
+  Appeal, CloseAppeal, CreateAppeal, DeliveryProgress, FollowUp, ListAppealsQuery, PatchAppeal, TranslationInput,
+} from '../schemas/appeal.js'
+
+/** Changes to these fields of a published appeal are news for partners and supporters. */
+export const MATERIAL_FIELDS = [
+  'title', 'summary', 'body', 'urgency', 'countries', 'subdivisions', 'themes', 'peopleAtRisk', 'targets', 'asks',
+  'actionDeadline',
+] as const
+
+export function visibilityFor(actor: Actor | null): Visibility {
+  if (actor?.role === 'admin') return { kind: 'all' }
+  if (actor?.role === 'editor') return { kind: 'organisation', organisationId: actor.organisationId }
+  return { kind: 'public' }
+}
+
+/** Strips what only the service sees; the result is the public representation. */
+export function toApi(row: AppealRow): Appeal {
+  const { seq: _seq, organisationId: _org, publishRequestedAt: _p, withdrawalReason: _w, ...appeal } = row
+  return appeal
+}
+
+/** The ETag of a version; `If-Match` accepts it strong or weak, or `*`. */
+export const etagOf = (version: number) => `"${version}"`
+
+export function matchesIfMatch(header: string, version: number): boolean {
+  return header.split(',').map((s) => s.trim()).some((tag) => tag === '*' || tag.replace(/^W\//, '') === etagOf(version))
+}
+
+/** Checks what a schema cannot: real codes and counts that add up. */
+function checkSemantics(f: Partial<CreateAppeal & PatchAppeal>, current?: AppealRow): Record<string, unknown> {
+  const errors: FieldError[] = []
+  const out: Record<string, unknown> = { ...f }
+  if (f.language !== undefined) {
+    const canonical = canonicalLanguage(f.language)
+    if (!canonical) errors.push({ pointer: '/language', in: 'body', message: 'is not a known BCP 47 language' })
+    else out.language = canonical
+  }
+  f.countries?.forEach((c, i) => {
+    if (!isCountry(c)) errors.push({ pointer: `/countries/${i}`, in: 'body', message: `${c} is not an ISO 3166-1 country` })
+  })
+  if (f.countries && new Set(f.countries).size !== f.countries.length) {
+    errors.push({ pointer: '/countries', in: 'body', message: 'must not repeat a country' })
+  }
+  const countries = f.countries ?? current?.countries ?? []
+  f.subdivisions?.forEach((s, i) => {
+    if (!isSubdivision(s)) errors.push({ pointer: `/subdivisions/${i}`, in: 'body', message: `${s} is not an ISO 3166-2 code` })
+    else if (!countries.includes(s.slice(0, 2))) {
+      errors.push({ pointer: `/subdivisions/${i}`, in: 'body', message: `its country ${s.slice(0, 2)} is not in countries` })
+    }
+  })
+  if (f.themes) out.themes = [...new Set(f.themes)]
+  f.targets?.forEach((t, i) => {
+    if (t.country && !isCountry(t.country)) errors.push({ pointer: `/targets/${i}/country`, in: 'body', message: 'is not an ISO 3166-1 country' })
+    if (t.preferredLanguage && !canonicalLanguage(t.preferredLanguage)) {
+      errors.push({ pointer: `/targets/${i}/preferredLanguage`, in: 'body', message: 'is not a known BCP 47 language' })
+    }
+  })
+  const p = f.peopleAtRisk
+  if (p) {
+    const counted = (p.women ?? 0) + (p.men ?? 0) + (p.girls ?? 0) + (p.boys ?? 0) + (p.minors ?? 0)
+    if (counted > p.total) {
+      errors.push({ pointer: '/peopleAtRisk/total', in: 'body', message: `is less than the ${counted} people counted by sex and age` })
+    }
+  }
+  if (errors.length > 0) throw badRequest(`The request body has ${errors.length} invalid value${errors.length === 1 ? '' : 's'}.`, errors)
+  return out
+}
+
+function isUniqueReferenceViolation(error: unknown): boolean {
+  const e = error as { code?: string; constraint?: string }
+  return e.code === '23505' && e.constraint === 'appeals_reference_key'
+}
+
+const referenceTaken = (reference: unknown) =>
+  new AppError(409, 'reference-taken', 'Reference already in use', `Another appeal already has the reference ${String(reference)}.`,
+    [{ pointer: '/reference', in: 'body', message: 'is already used by another appeal' }])
+
+const changedFields = (before: AppealRow, fields: Record<string, unknown>) =>
+  Object.keys(fields).filter((k) => fields[k] !== undefined && JSON.stringify(fields[k]) !== JSON.stringify((before as unknown as Record<string, unknown>)[k]))
+
+export class AppealService {
+  constructor(private readonly pool: Pool) {}
+
+  async create(actor: Actor, input: CreateAppeal): Promise<Appeal> {
+    const fields = checkSemantics(input)
+    try {
+      return await withTransaction(this.pool, async (tx) => {
+        fields.reference ??= await repo.nextReference(tx, new Date().getUTCFullYear())
+        const id = await repo.insertAppeal(tx, actor.organisationId, fields)
+        await recordAudit(tx, actor, 'appeal.create', 'appeal', id, { reference: fields.reference })
+        return toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
+      })
+    } catch (error) {
+      if (isUniqueReferenceViolation(error)) throw referenceTaken(fields.reference)
+      throw error
+    }
+  }
+
+  async get(actor: Actor | null, id: string): Promise<Appeal> {
+    const row = await repo.findAppeal(this.pool, id, visibilityFor(actor))
+    if (!row) throw notFound('This appeal')
+    return toApi(row)
+  }
+
+  async list(actor: Actor | null, query: ListAppealsQuery): Promise<{ items: Appeal[]; nextCursor: string | null }> {
+    const limit = query.limit ?? 20
+    const rows = await repo.listAppeals(this.pool, visibilityFor(actor), { ...query, limit }, decodeCursor(query.cursor))
+    const page = toPage(rows, limit, (r) => r.seq)
+    return { items: page.items.map(toApi), nextCursor: page.nextCursor }
+  }
+
+  /** Loads the appeal the editor may change, locked for the rest of the transaction. */
+  private async lockForEdit(tx: Queryable, actor: Actor, id: string): Promise<AppealRow> {
+    const row = await repo.findAppeal(tx, id, actor.role === 'admin' ? { kind: 'all' } : { kind: 'organisation', organisationId: actor.organisationId }, { forUpdate: true })
+    // Another organisation's published appeal is readable but not theirs to change.
+    if (!row || (actor.role !== 'admin' && row.organisationId !== actor.organisationId)) throw notFound('This appeal')
+    return row
+  }
+
+  async patch(actor: Actor, id: string, input: PatchAppeal, ifMatch: string | undefined): Promise<Appeal> {
+    try {
+      return await withTransaction(this.pool, async (tx) => {
+        const row = await this.lockForEdit(tx, actor, id)
+        if (row.status === 'closed' || row.status === 'withdrawn') throw illegalTransition('edit', row.status)
+        if (row.status === 'published' && ifMatch === undefined) throw preconditionRequired()
+        if (ifMatch !== undefined && !matchesIfMatch(ifMatch, row.version)) throw preconditionFailed(row.version)
+        if (row.status === 'published' && input.reference !== undefined && input.reference !== row.reference) {
+          throw new AppError(409, 'reference-frozen', 'Reference cannot change', 'A published appeal keeps its reference.',
+            [{ pointer: '/reference', in: 'body', message: 'cannot change after publication' }])
+        }
+        const fields = checkSemantics(input, row)
+        const changed = changedFields(row, fields)
+        if (changed.length === 0) return toApi(row) // nothing to do: same version, no event
+        await repo.updateAppeal(tx, id, fields)
+        const material = changed.filter((f) => (MATERIAL_FIELDS as readonly string[]).includes(f))
+        const updated = (await repo.findAppeal(tx, id, { kind: 'all' }))!
+        await recordAudit(tx, actor, 'appeal.update', 'appeal', id, { fields: changed })
+        if (row.status === 'published' && material.length > 0) {
+          await appendEvent(tx, 'appeal.updated', { appeal: toApi(updated), changes: material }, { appealId: id })
+        }
+        return toApi(updated)
+      })
+    } catch (error) {
+      if (isUniqueReferenceViolation(error)) throw referenceTaken(input.reference)
+      throw error
+    }
+  }
+
+  async putTranslation(actor: Actor, id: string, language: string, input: TranslationInput): Promise<{ appeal: Appeal; created: boolean }> {
+    const canonical = canonicalLanguage(language)
+    if (!canonical) throw badRequest('The language is not known.', [{ pointer: '/language', in: 'path', message: 'is not a known BCP 47 language' }])
+    return withTransaction(this.pool, async (tx) => {
+      const row = await this.lockForEdit(tx, actor, id)
+      if (row.status === 'withdrawn') throw illegalTransition('translate', row.status)
+      if (canonical === row.language) {
+        throw unprocessable(`The appeal is written in ${canonical}; edit the original with PATCH instead.`,
+          [{ pointer: '/language', in: 'path', message: 'is the language of the original' }], 'translation-of-original')
+      }
+      const created = !row.translations.some((t) => t.language === canonical)
+      await repo.upsertTranslation(tx, id, canonical, { title: input.title, summary: input.summary, body: input.body ?? '', asks: input.asks ?? [] })
+      await repo.updateAppeal(tx, id, {})
+      const updated = (await repo.findAppeal(tx, id, { kind: 'all' }))!
+      await recordAudit(tx, actor, 'appeal.translate', 'appeal', id, { language: canonical })
+      if (row.status === 'published') {
+        await appendEvent(tx, 'appeal.updated', { appeal: toApi(updated), changes: [`translations/${canonical}`] }, { appealId: id })
+      }
+      return { appeal: toApi(updated), created }
+    })
+  }
+
+  async publish(actor: Actor, id: string): Promise<Appeal> {
+    return withTransaction(this.pool, async (tx) => {
+      const row = await this.lockForEdit(tx, actor, id)
+      if (row.status !== 'draft') throw illegalTransition('publish', row.status)
+      const missing: FieldError[] = []
+      if (row.asks.length === 0) missing.push({ pointer: '/asks', in: 'body', message: 'needs at least one ask before publishing' })
+      if (missing.length > 0) throw unprocessable('The appeal is not ready to publish.', missing, 'not-ready-to-publish')
+      const embargoed = row.embargoUntil !== null && Date.parse(row.embargoUntil) > Date.now()
+      if (embargoed) {
+        await repo.updateAppeal(tx, id, {}, { publish_requested_at: 'coalesce(publish_requested_at, now())' })
+        await recordAudit(tx, actor, 'appeal.schedule', 'appeal', id, { embargoUntil: row.embargoUntil })
+        return toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
+      }
+      const published = await this.publishLocked(tx, id)
+      await recordAudit(tx, actor, 'appeal.publish', 'appeal', id)
+      return published
+    })
+  }
+
+  /** The draft → published step itself, for an appeal already locked in `tx`. */
+  private async publishLocked(tx: Queryable, id: string): Promise<Appeal> {
+    await repo.updateAppeal(tx, id, {}, { status: `'published'`, published_at: 'now()', publish_requested_at: 'NULL' })
+    const appeal = toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
+    await appendEvent(tx, 'appeal.published', { appeal }, { appealId: id })
+    return appeal
+  }
+
+  /** Worker: publishes scheduled appeals whose embargo has lifted. Returns how many. */
+  async releaseDueEmbargoes(limit = 50): Promise<number> {
+    return withTransaction(this.pool, async (tx) => {
+      const ids = await repo.claimDueScheduled(tx, limit)
+      for (const id of ids) {
+        await this.publishLocked(tx, id)
+        await recordAudit(tx, null, 'appeal.publish', 'appeal', id, { embargoLifted: true })
+      }
+      return ids.length
+    })
+  }
+
+  async postUpdate(actor: Actor, id: string, input: FollowUp): Promise<Appeal> {
+    const { body, ...changes } = input
+    return withTransaction(this.pool, async (tx) => {
+      const row = await this.lockForEdit(tx, actor, id)
+      if (row.status !== 'published') throw illegalTransition('post a follow-up to', row.status)
+      const fields = checkSemantics(changes, row)
+      const number = await repo.appendFollowUp(tx, id, body)
+      await repo.updateAppeal(tx, id, fields)
+      const updated = toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
+      const update = updated.updates.find((u) => u.number === number)!
+      await recordAudit(tx, actor, 'appeal.follow-up', 'appeal', id, { number, fields: changedFields(row, fields) })
+      await appendEvent(tx, 'appeal.updated', { appeal: updated, update, changes: ['updates', ...changedFields(row, fields)] }, { appealId: id })
+      return updated
+    })
+  }
+
+  async close(actor: Actor, id: string, input: CloseAppeal): Promise<Appeal> {
+    return withTransaction(this.pool, async (tx) => {
+      const row = await this.lockForEdit(tx, actor, id)
+      if (row.status !== 'published') throw illegalTransition('close', row.status)
+      await repo.setOutcome(tx, id, input.outcome)
+      const appeal = toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
+      await recordAudit(tx, actor, 'appeal.close', 'appeal', id, { outcome: input.outcome.code })
+      await appendEvent(tx, 'appeal.closed', { appeal }, { appealId: id })
+      return appeal
+    })
+  }
+
+  /**
+   * Withdrawal takes content out of every public read and feed, including
+   * the bodies of earlier events. A draft (even a scheduled one) was never
+   * public, so withdrawing it announces nothing.
+   */
+  async withdraw(actor: Actor, id: string, reason: string): Promise<Appeal> {
+    return withTransaction(this.pool, async (tx) => {
+      const row = await this.lockForEdit(tx, actor, id)
+      if (row.status === 'withdrawn') throw illegalTransition('withdraw', row.status)
+      await repo.setWithdrawn(tx, id, reason)
+      await recordAudit(tx, actor, 'appeal.withdraw', 'appeal', id)
+      if (row.status !== 'draft') {
+        const stub = { appealId: id, reference: row.reference }
+        await redactAppealEvents(tx, id, stub)
+        await appendEvent(tx, 'appeal.withdrawn', stub, { appealId: id })
+      }
+      return toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
+    })
+  }
+
+  async deliveryProgress(actor: Actor, id: string): Promise<DeliveryProgress> {
+    const row = await repo.findAppeal(this.pool, id, visibilityFor(actor))
+    if (!row) throw notFound('This appeal')
+    const { counts, completedLastMinute } = await repo.deliveryCounts(this.pool, id)
+    const channels: DeliveryProgress['channels'] = { email: {}, webhook: {} }
+    let total = 0
+    let pending = 0
+    for (const { channel, status, count } of counts) {
+      channels[channel as 'email' | 'webhook'][status] = count
+      total += count
+      if (repo.PENDING_STATUSES.includes(status)) pending += count
+    }
+    const ratePerSecond = completedLastMinute > 0 ? completedLastMinute / 60 : null
+    const eta = pending > 0 && ratePerSecond ? new Date(Date.now() + (pending / ratePerSecond) * 1000).toISOString() : null
+    return { appealId: id, channels, total, pending, ratePerSecond, eta }
+  }
+}

@@ -1,0 +1,68 @@
+// `npm test`: starts one Postgres and one Redis for the whole run (unless
+// TEST_DATABASE_URL / TEST_REDIS_URL point at running ones), runs tap with
+// any extra arguments, then prints the plain `N passed, N failed` line that
+// CI reads. Each test file isolates itself in its own database and queue prefix.
+import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { startPostgres, startRedis, type RunningPostgres, type RunningRedis } from './services.js'
+
+const args = process.argv.slice(2)
+let pg: RunningPostgres | undefined
+let redis: RunningRedis | undefined
+
+async function main(): Promise<number> {
+  const env = { ...process.env }
+  if (!env.TEST_DATABASE_URL) {
+    pg = await startPostgres()
+    env.TEST_DATABASE_URL = pg.url
+  }
+  if (!env.TEST_REDIS_URL) {
+    redis = await startRedis()
+    env.TEST_REDIS_URL = redis.url
+  }
+  rmSync('.tap/test-results', { recursive: true, force: true })
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn('npx', ['tap', ...args], { stdio: 'inherit', env })
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)))
+  })
+  const { passed, failed } = countResults('.tap/test-results')
+  console.log(`${passed} passed, ${failed} failed`)
+  return failed > 0 && code === 0 ? 1 : code
+}
+
+/** Counts the subtests at the top level of each file's saved TAP output. */
+function countResults(dir: string): { passed: number; failed: number } {
+  let passed = 0
+  let failed = 0
+  if (!existsSync(dir)) return { passed, failed }
+  const walk = (d: string): string[] => readdirSync(d).flatMap((f) => {
+    const p = join(d, f)
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.tap') ? [p] : []
+  })
+  for (const file of walk(dir)) {
+    const lines = readFileSync(file, 'utf8').split('\n')
+    let fileHadTests = false
+    for (const line of lines) {
+      const m = /^(not )?ok \d+/.exec(line)
+      if (!m) continue
+      fileHadTests = true
+      if (m[1]) failed++
+      else passed++
+    }
+    if (!fileHadTests) failed++ // a file that crashed before any test
+  }
+  return { passed, failed }
+}
+
+const shutdown = async () => {
+  await redis?.stop().catch(() => {})
+  await pg?.stop().catch(() => {})
+}
+
+main().then(async (code) => { await shutdown(); process.exit(code) }, async (error) => {
+  console.error(error)
+  await shutdown()
+  console.log('0 passed, 1 failed')
+  process.exit(1)
+})

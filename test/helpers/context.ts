@@ -1,0 +1,154 @@
+// Per-test-file isolation on the shared servers: a fresh database cloned
+// from a migrated template, a private BullMQ prefix, and keys for each role.
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import type { FastifyInstance, InjectOptions } from 'fastify'
+import { loadConfig, type Config, type Env } from '../../src/config.js'
+import { createPool, type Pool } from '../../src/db/pool.js'
+import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
+import { buildApp } from '../../src/app.js'
+import { createFailFastRedis } from '../../src/queue/queues.js'
+import { AdministrationService } from '../../src/services/administration.js'
+import type { Role } from '../../src/auth/api-keys.js'
+import { startPostgres, startRedis } from '../harness/services.js'
+
+interface Tap {
+  teardown(fn: () => unknown): void
+}
+
+let sharedServers: Promise<{ databaseUrl: string; redisUrl: string }> | undefined
+
+/** The servers `npm test` started, or our own when a file runs alone. */
+export function servers(): Promise<{ databaseUrl: string; redisUrl: string }> {
+  sharedServers ??= (async () => {
+    let databaseUrl = process.env.TEST_DATABASE_URL
+    let redisUrl = process.env.TEST_REDIS_URL
+    if (!databaseUrl) {
+      const pgServer = await startPostgres()
+      process.once('exit', () => { void pgServer.stop() })
+      databaseUrl = pgServer.url
+    }
+    if (!redisUrl) {
+      const redisServer = await startRedis()
+      process.once('exit', () => { void redisServer.stop() })
+      redisUrl = redisServer.url
+    }
+    return { databaseUrl, redisUrl }
+  })()
+  return sharedServers
+}
+
+const migrationsHash = () => createHash('sha256')
+  .update(readdirSync(MIGRATIONS_DIR).sort().map((f) => f + readFileSync(join(MIGRATIONS_DIR, f), 'utf8')).join('\n'))
+  .digest('hex').slice(0, 12)
+
+const withDatabase = (url: string, database: string) => {
+  const u = new URL(url)
+  u.pathname = `/${database}`
+  return u.toString()
+}
+
+/** A new, migrated, empty database; dropped at teardown. */
+export async function createTestDatabase(t: Tap): Promise<string> {
+  const { databaseUrl } = await servers()
+  const template = `ua_template_${migrationsHash()}`
+  const name = `ua_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: databaseUrl })
+  await admin.connect()
+  try {
+    await admin.query('SELECT pg_advisory_lock(727272)') // files run in parallel; one builds the template
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])
+    if (exists.rowCount === 0) {
+      await admin.query(`CREATE DATABASE ${template}`)
+      await migrate(withDatabase(databaseUrl, template))
+    }
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`)
+  } finally {
+    await admin.query('SELECT pg_advisory_unlock(727272)').catch(() => {})
+    await admin.end()
+  }
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: databaseUrl })
+    await c.connect()
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {})
+    await c.end()
+  })
+  return withDatabase(databaseUrl, name)
+}
+
+export const TEST_SECRETS_KEY = randomBytes(32).toString('base64')
+
+export async function testConfig(databaseUrl: string, overrides: Partial<Env> = {}): Promise<Readonly<Config>> {
+  const { redisUrl } = await servers()
+  const config = loadConfig({}, {
+    overrides: {
+      DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, SMTP_URL: 'smtp://127.0.0.1:2525',
+      SECRETS_KEY: TEST_SECRETS_KEY, LOG_LEVEL: 'silent', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', ...overrides,
+    },
+  })
+  // A private queue prefix per file keeps parallel files out of each other's queues.
+  return Object.freeze({ ...config, queuePrefix: `{ua-test-${randomBytes(4).toString('hex')}}`, sweepIntervalMs: 200 })
+}
+
+export interface Keys {
+  admin: string
+  editor: string
+  partner: string
+  /** An editor of a second NGO: tenancy tests. */
+  otherEditor: string
+  otherPartner: string
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  pool: Pool
+  redis: Redis
+  config: Readonly<Config>
+  keys: Keys
+  orgIds: { ngo: string; otherNgo: string; partner: string; otherPartner: string }
+  /** `app.inject` with the key of `as` (or none) and a JSON body. */
+  request(as: keyof Keys | null, method: InjectOptions['method'], url: string, body?: unknown, headers?: Record<string, string>): ReturnType<FastifyInstance['inject']>
+}
+
+export async function createKey(pool: Pool, org: string, role: Role): Promise<{ key: string; organisationId: string }> {
+  const { key, apiKey } = await new AdministrationService(pool).createApiKeyForOrganisationName(org, role, `${role} test key`)
+  return { key, organisationId: apiKey.organisationId }
+}
+
+/** The API on a fresh database with the shared Redis, workers off; closed at teardown. */
+export async function buildTestApp(t: Tap, overrides: Partial<Env> = {}): Promise<TestApp> {
+  const databaseUrl = await createTestDatabase(t)
+  const config = await testConfig(databaseUrl, overrides)
+  const pool = createPool(databaseUrl, { max: 10 })
+  const redis = createFailFastRedis(config.redisUrl)
+  const app = await buildApp({ config, pool, redis, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
+  await app.ready()
+  t.teardown(async () => {
+    await app.close()
+    redis.disconnect()
+    await pool.end()
+  })
+  const admin = await createKey(pool, 'Liaoning Watch', 'admin')
+  const editor = await createKey(pool, 'Liaoning Watch', 'editor')
+  const otherEditor = await createKey(pool, 'Other NGO', 'editor')
+  const partner = await createKey(pool, 'Refugee Desk', 'partner')
+  const otherPartner = await createKey(pool, 'Press Network', 'partner')
+  const keys = { admin: admin.key, editor: editor.key, partner: partner.key, otherEditor: otherEditor.key, otherPartner: otherPartner.key }
+  return {
+    app, pool, redis, config, keys,
+    orgIds: { ngo: admin.organisationId, otherNgo: otherEditor.organisationId, partner: partner.organisationId, otherPartner: otherPartner.organisationId },
+    request(as, method, url, body, headers = {}) {
+      return app.inject({
+        method, url,
+        headers: { ...(as ? { authorization: `Bearer ${keys[as]}` } : {}), ...headers },
+        ...(body !== undefined ? { payload: body as InjectOptions['payload'] } : {}),
+      })
+    },
+  }
+}
+
+export { Redis }
