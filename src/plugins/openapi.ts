@@ -22,12 +22,15 @@ export function hoistNamedSchemas(document: Json): Json {
     const title = object.title
     const isSchema = typeof title === 'string' && ('type' in object || 'anyOf' in object || 'oneOf' in object)
     if (!isSchema) return out
-    const serialised = JSON.stringify(out)
+    // @fastify/swagger moves a parameter's description out of its schema: compare without it.
+    const { description: _d, ...shape } = out
+    const serialised = JSON.stringify(shape)
     const previous = seen.get(title)
     if (previous !== undefined && previous !== serialised) {
       throw new Error(`two different schemas are both titled ${title}`)
     }
     seen.set(title, serialised)
+    if (previous !== undefined) return { $ref: `#/components/schemas/${title}` }
     schemas[title] = out
     return { $ref: `#/components/schemas/${title}` }
   }

@@ -18,7 +18,7 @@ const IfMatchHeaders = Type.Object({
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ maxLength: 255, description: 'replays within 24 h return the first response' })),
 })
-const NoBody = Type.Optional(Type.Object({}, { additionalProperties: false, description: 'no body, or `{}`' }))
+const NoBody = Type.Object({}, { additionalProperties: false, description: 'no body, or `{}`' })
 const secured: Record<string, string[]>[] = [{ apiKey: [] }]
 const optionalAuth: Record<string, string[]>[] = [{}, { apiKey: [] }]
 
@@ -90,6 +90,8 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
 
   app.post('/appeals/:id/publish', {
     preHandler: editor,
+    // A bare POST is the natural call; an empty body is the same as `{}`.
+    preValidation: async (request) => { request.body ??= {} },
     config: { idempotent: true },
     schema: {
       operationId: 'publishAppeal', summary: 'Publish a draft (or schedule it behind its embargo)', tags: ['appeals'], security: secured,
