@@ -18,7 +18,7 @@ export const EnvSchema = Type.Object({
   PUBLIC_BASE_URL: Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$', default: 'http://localhost:3000', description: 'base of every link in emails and feeds' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'listen address' }),
   PORT: Digits('listen port', '3000'),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino level' }),
+  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info', description: 'pino level' }),
   SECRETS_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 random bytes, base64' })),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: Bool('let webhooks reach loopback/private addresses'),
   WEBHOOK_TIMEOUT_MS: Digits('whole-attempt deadline', '15000'),

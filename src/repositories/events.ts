@@ -76,3 +76,10 @@ export async function redactAppealEvents(db: Queryable, appealId: string, data: 
     `UPDATE events SET payload = jsonb_set(payload, '{data}', $2::jsonb)
       WHERE appeal_id = $1 AND type <> 'appeal.withdrawn'`, [appealId, JSON.stringify(data)])
 }
+
+export async function findEventById(db: Queryable, id: string): Promise<(EventRow & { appealId: string | null; organisationId: string | null }) | null> {
+  const { rows } = await db.query<EventRow & { appealId: string | null; organisationId: string | null }>(
+    `SELECT id, position, type, payload, appeal_id AS "appealId", organisation_id AS "organisationId"
+       FROM events WHERE id = $1`, [id])
+  return rows[0] ?? null
+}

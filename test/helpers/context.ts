@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
-import type { FastifyInstance, InjectOptions } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { loadConfig, type Config, type Env } from '../../src/config.js'
 import { createPool, type Pool } from '../../src/db/pool.js'
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
@@ -111,7 +111,7 @@ export interface TestApp {
   keys: Keys
   orgIds: { ngo: string; otherNgo: string; partner: string; otherPartner: string }
   /** `app.inject` with the key of `as` (or none) and a JSON body. */
-  request(as: keyof Keys | null, method: InjectOptions['method'], url: string, body?: unknown, headers?: Record<string, string>): ReturnType<FastifyInstance['inject']>
+  request(as: keyof Keys | null, method: InjectOptions['method'], url: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>
 }
 
 export async function createKey(pool: Pool, org: string, role: Role): Promise<{ key: string; organisationId: string }> {

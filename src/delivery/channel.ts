@@ -1,0 +1,19 @@
+// Owns the contract between the fan-out job and each delivery channel
+// (webhooks, email). Fan-out asks every channel, in order, to freeze its
+// audience for an event into `deliveries` and to enqueue chunk jobs.
+import type { Queryable } from '../db/pool.js'
+import type { EventRow } from '../repositories/events.js'
+
+export type ChannelName = 'webhook' | 'email'
+
+export interface DeliveryChannel {
+  readonly name: ChannelName
+  /**
+   * Writes one `deliveries` row per (event, recipient) with a single
+   * `INSERT … SELECT … ON CONFLICT DO NOTHING`; returns how many were new.
+   * Must be idempotent: a retried fan-out inserts nothing twice.
+   */
+  freeze(db: Queryable, event: EventRow): Promise<number>
+  /** Enqueues chunk jobs (ids only) for the event's undelivered rows; idempotent by job id. */
+  enqueue(event: EventRow): Promise<number>
+}
