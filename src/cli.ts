@@ -10,6 +10,7 @@ import { migrate } from './db/migrate.js'
 import { createLogger, type Logger } from './logger.js'
 import { buildApp } from './app.js'
 import { startWorker } from './worker.js'
+import { startDeliveryWorkers } from './delivery/workers.js'
 import { createFailFastRedis, createFanoutQueue } from './queue/queues.js'
 import { AdministrationService } from './services/administration.js'
 import { ROLES, type Role } from './auth/api-keys.js'
@@ -62,7 +63,8 @@ async function startRoles(config: Readonly<Config>, logger: Logger, roles: { api
   if (roles.worker) {
     const fanoutQueue = createFanoutQueue(redis, config.queuePrefix)
     const worker = await startWorker({ config, pool, fanoutQueue, logger })
-    stops.push(worker, fanoutQueue)
+    const delivery = await startDeliveryWorkers({ config, pool, logger })
+    stops.push(worker, delivery, fanoutQueue)
   }
   if (roles.api) {
     const app = await buildApp({ config, pool, redis, logger })

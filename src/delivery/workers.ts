@@ -1,0 +1,43 @@
+// Composition root of delivery: the BullMQ workers of the fan-out queue and
+// of each channel's queues, in one place, so `worker` and `dev` start the
+// same set. Channels register here in delivery order (webhooks first).
+import { Worker } from 'bullmq'
+import type { Config } from '../config.js'
+import type { Pool } from '../db/pool.js'
+import type { Logger } from '../logger.js'
+import { processFanout } from '../jobs/fan-out.js'
+import { createWorkerRedis, QUEUE, type FanoutJob } from '../queue/queues.js'
+import type { DeliveryChannel } from './channel.js'
+
+export interface DeliveryDeps {
+  config: Readonly<Config>
+  pool: Pool
+  logger: Logger
+}
+
+export interface RunningDelivery {
+  close(): Promise<void>
+}
+
+interface Closable { close(): Promise<void> }
+
+export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningDelivery> {
+  const { config, pool, logger } = deps
+  const connection = createWorkerRedis(config.redisUrl)
+  const closables: Closable[] = []
+
+  const channels: DeliveryChannel[] = []
+
+  const fanout = new Worker<FanoutJob>(QUEUE.fanout, (job) => processFanout(job, { pool, channels }), {
+    connection, prefix: config.queuePrefix, concurrency: 4,
+  })
+  fanout.on('failed', (job, err) => logger.warn({ err, eventId: job?.data.eventId }, 'fan-out failed; BullMQ will retry'))
+  closables.push(fanout)
+
+  return {
+    async close() {
+      for (const c of closables.reverse()) await c.close()
+      connection.disconnect()
+    },
+  }
+}
