@@ -16,4 +16,10 @@ export interface DeliveryChannel {
   freeze(db: Queryable, event: EventRow): Promise<number>
   /** Enqueues chunk jobs (ids only) for the event's undelivered rows; idempotent by job id. */
   enqueue(event: EventRow): Promise<number>
+  /**
+   * Re-enqueues rows that are due (`pending`/`retrying`, `next_attempt_at`
+   * passed) but whose job was lost — e.g. Redis flushed — judged by a stale
+   * `queued_at`. Runs every few seconds from a BullMQ job scheduler.
+   */
+  reconcile(): Promise<number>
 }

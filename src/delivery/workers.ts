@@ -1,7 +1,7 @@
 // Composition root of delivery: the BullMQ workers of the fan-out queue and
 // of each channel's queues, in one place, so `worker` and `dev` start the
 // same set. Channels register here in delivery order (webhooks first).
-import { Worker } from 'bullmq'
+import { Queue, Worker } from 'bullmq'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import type { Logger } from '../logger.js'
@@ -21,6 +21,8 @@ export interface RunningDelivery {
 
 interface Closable { close(): Promise<void> }
 
+const RECONCILE_EVERY_MS = 10_000
+
 export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningDelivery> {
   const { config, pool, logger } = deps
   const connection = createWorkerRedis(config.redisUrl)
@@ -33,6 +35,18 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
   })
   fanout.on('failed', (job, err) => logger.warn({ err, eventId: job?.data.eventId }, 'fan-out failed; BullMQ will retry'))
   closables.push(fanout)
+
+  // The reconciler: Postgres is the truth, so every due delivery without a
+  // live job is enqueued again — flushing Redis delays alerts, loses none.
+  const maintenance = new Queue(QUEUE.maintenance, { connection, prefix: config.queuePrefix })
+  await maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' })
+  const reconciler = new Worker(QUEUE.maintenance, async () => {
+    const counts: Record<string, number> = {}
+    for (const channel of channels) counts[channel.name] = await channel.reconcile()
+    return counts
+  }, { connection, prefix: config.queuePrefix, concurrency: 1 })
+  reconciler.on('failed', (_job, err) => logger.warn({ err }, 'reconcile failed; next run retries'))
+  closables.push(maintenance, reconciler)
 
   return {
     async close() {

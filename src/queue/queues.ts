@@ -4,7 +4,7 @@
 import { Queue } from 'bullmq'
 import { Redis, type RedisOptions } from 'ioredis'
 
-export const QUEUE = { fanout: 'fanout' } as const
+export const QUEUE = { fanout: 'fanout', maintenance: 'maintenance' } as const
 
 /** Job ids cannot contain ':' in BullMQ; event ids never do. */
 export const fanoutJobId = (eventId: string) => `fanout-${eventId}`

@@ -1,0 +1,17 @@
+// Owns the SMTP connection: one pooled nodemailer transport per process,
+// signing with DKIM when DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY are set.
+import nodemailer, { type Transporter } from 'nodemailer'
+import type { Config } from '../config.js'
+
+export type MailTransport = Transporter
+
+export function createMailTransport(config: Readonly<Config>, options: { maxConnections?: number } = {}): MailTransport {
+  const dkim = config.email.dkim
+  return nodemailer.createTransport({
+    url: config.smtpUrl,
+    pool: true,
+    maxConnections: options.maxConnections ?? 5,
+    maxMessages: Infinity,
+    ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKey } } : {}),
+  } as nodemailer.TransportOptions)
+}
