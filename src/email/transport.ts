@@ -1,6 +1,6 @@
 // Owns the SMTP connection: one pooled nodemailer transport per process,
 // signing with DKIM when DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY are set.
-import nodemailer, { type Transporter } from 'nodemailer'
+import nodemailer, { type Transporter, type TransportOptions } from 'nodemailer'
 import type { Config } from '../config.js'
 
 export type MailTransport = Transporter
@@ -13,5 +13,5 @@ export function createMailTransport(config: Readonly<Config>, options: { maxConn
     maxConnections: options.maxConnections ?? 5,
     maxMessages: Infinity,
     ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKey } } : {}),
-  } as nodemailer.TransportOptions)
+  } as TransportOptions)
 }
