@@ -49,6 +49,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       directives: {
         defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'], formAction: ["'self'"], frameAncestors: ["'none'"],
+        // Served over plain HTTP (dev, a TLS-terminating proxy's loopback), upgrading
+        // same-origin requests to https would break the docs and supporter pages.
+        upgradeInsecureRequests: deps.config.publicBaseUrl.startsWith('https:') ? [] : null,
       },
     },
   })

@@ -1,6 +1,7 @@
 // Owns the generated OpenAPI document and Swagger UI. Schemas with a
 // `title` are hoisted into named components, so clients get `Appeal`,
 // `Problem`… instead of anonymous inline copies.
+import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
@@ -45,10 +46,53 @@ export function hoistNamedSchemas(document: Json): Json {
   return { ...document, paths, components: { ...components, schemas: Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b))) } }
 }
 
+const PROBLEM_REF = '#/components/schemas/Problem'
+const METHODS = new Set(['get', 'put', 'post', 'patch', 'delete', 'options', 'head', 'trace'])
+const problemContent = { 'application/problem+json': { schema: { $ref: PROBLEM_REF } } }
+const RETRY_AFTER = { 'retry-after': { description: 'seconds to wait before retrying', schema: { type: 'string' } } }
+
+/**
+ * Error responses as they really leave the API (plugins/problem-details.ts):
+ * `application/problem+json`, described by status; plus the 5xx that the one
+ * error handler can produce on any operation — 500 (never with internals) and,
+ * on the API, 503 while Postgres is unreachable.
+ */
+export function describeProblemResponses(document: Json): Json {
+  const paths = (document.paths ?? {}) as Record<string, Json>
+  for (const [path, item] of Object.entries(paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (!METHODS.has(method)) continue
+      const responses = ((operation as Json).responses ??= {}) as Record<string, Json>
+      for (const [status, response] of Object.entries(responses)) {
+        const content = response.content as Record<string, { schema?: Json }> | undefined
+        if (content?.['application/json']?.schema?.$ref === PROBLEM_REF) {
+          responses[status] = {
+            description: `${STATUS_CODES[Number(status)] ?? 'Error'}: RFC 9457 problem details`,
+            ...(status === '503' || status === '429' ? { headers: RETRY_AFTER } : {}),
+            content: problemContent,
+          }
+        } else if (response.description === 'Default Response') {
+          response.description = STATUS_CODES[Number(status)] ?? 'Response'
+        }
+      }
+      responses['500'] ??= { description: `${STATUS_CODES[500]}: RFC 9457 problem details; never reveals internals`, content: problemContent }
+      if (path.startsWith('/v1/')) {
+        responses['503'] ??= { description: `${STATUS_CODES[503]}: a dependency is unreachable; retry after the given delay`, headers: RETRY_AFTER, content: problemContent }
+      }
+      ;(operation as Json).responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)))
+    }
+  }
+  // Readers expect the overview first and the reference last.
+  const { openapi: version, info, servers, tags, security, paths: _p, components, ...rest } = document
+  return { openapi: version, info, servers, tags, ...(security ? { security } : {}), paths, components, ...rest }
+}
+
 export const TAGS = [
   { name: 'appeals', description: 'Drafting, publishing, following up and closing urgent appeals (staff)' },
   { name: 'events', description: 'The event log: the polling fallback for webhooks' },
   { name: 'administration', description: 'Organisations, API keys and the audit log (admin)' },
+  { name: 'webhooks', description: 'Partner webhook endpoints, their secrets and deliveries (Standard Webhooks)' },
+  { name: 'subscriptions', description: 'Supporter email subscriptions (public, token-scoped)' },
   { name: 'operations', description: 'Health, readiness and metrics' },
 ]
 
@@ -70,7 +114,7 @@ export const openapi = fp(async (app: FastifyInstance, opts: { version: string; 
         },
       },
     },
-    transformObject: (doc) => ('openapiObject' in doc ? hoistNamedSchemas(doc.openapiObject as Json) : doc.swaggerObject) as never,
+    transformObject: (doc) => ('openapiObject' in doc ? describeProblemResponses(hoistNamedSchemas(doc.openapiObject as Json)) : doc.swaggerObject) as never,
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
