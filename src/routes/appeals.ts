@@ -31,6 +31,8 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { appeals } = opts
   const editor = app.requireRole('editor')
+  // Appeal bodies are JSON only: a text/plain body is a 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain')
 
   app.post('/appeals', {
     preHandler: editor,

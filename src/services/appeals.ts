@@ -66,7 +66,16 @@ function checkSemantics(f: Partial<CreateAppeal & PatchAppeal>, current?: Appeal
       errors.push({ pointer: `/subdivisions/${i}`, in: 'body', message: `its country ${s.slice(0, 2)} is not in countries` })
     }
   })
+  // New countries must still cover the subdivisions the appeal keeps.
+  if (f.countries && f.subdivisions === undefined && current) {
+    const orphans = current.subdivisions.filter((s) => !countries.includes(s.slice(0, 2)))
+    if (orphans.length > 0) {
+      errors.push({ pointer: '/countries', in: 'body', message: `must include the country of ${orphans.join(', ')} (or change subdivisions too)` })
+    }
+  }
   if (f.themes) out.themes = [...new Set(f.themes)]
+  // Stored and returned as UTC with milliseconds; the same instant must compare equal.
+  if (typeof f.embargoUntil === 'string') out.embargoUntil = new Date(f.embargoUntil).toISOString()
   f.targets?.forEach((t, i) => {
     if (t.country && !isCountry(t.country)) errors.push({ pointer: `/targets/${i}/country`, in: 'body', message: 'is not an ISO 3166-1 country' })
     if (t.preferredLanguage && !canonicalLanguage(t.preferredLanguage)) {
@@ -84,6 +93,22 @@ function checkSemantics(f: Partial<CreateAppeal & PatchAppeal>, current?: Appeal
   return out
 }
 
+/** Filters use the same code lists as appeals: a typo is a 400, not an empty page. */
+function checkListQuery(q: ListAppealsQuery): ListAppealsQuery {
+  const errors: FieldError[] = []
+  const out = { ...q }
+  if (q.country !== undefined && !isCountry(q.country)) {
+    errors.push({ pointer: '/country', in: 'query', message: `${q.country} is not an ISO 3166-1 country` })
+  }
+  if (q.language !== undefined) {
+    const canonical = canonicalLanguage(q.language)
+    if (!canonical) errors.push({ pointer: '/language', in: 'query', message: 'is not a known BCP 47 language' })
+    else out.language = canonical
+  }
+  if (errors.length > 0) throw badRequest(`The query string has ${errors.length} invalid value${errors.length === 1 ? '' : 's'}.`, errors)
+  return out
+}
+
 function isUniqueReferenceViolation(error: unknown): boolean {
   const e = error as { code?: string; constraint?: string }
   return e.code === '23505' && e.constraint === 'appeals_reference_key'
@@ -93,8 +118,16 @@ const referenceTaken = (reference: unknown) =>
   new AppError(409, 'reference-taken', 'Reference already in use', `Another appeal already has the reference ${String(reference)}.`,
     [{ pointer: '/reference', in: 'body', message: 'is already used by another appeal' }])
 
+/** JSON with object keys sorted: jsonb hands objects back in its own key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : v))
+}
+
 const changedFields = (before: AppealRow, fields: Record<string, unknown>) =>
-  Object.keys(fields).filter((k) => fields[k] !== undefined && JSON.stringify(fields[k]) !== JSON.stringify((before as unknown as Record<string, unknown>)[k]))
+  Object.keys(fields).filter((k) => fields[k] !== undefined
+    && canonicalJson(fields[k]) !== canonicalJson((before as unknown as Record<string, unknown>)[k]))
 
 export class AppealService {
   constructor(private readonly pool: Pool) {}
@@ -122,7 +155,8 @@ export class AppealService {
 
   async list(actor: Actor | null, query: ListAppealsQuery): Promise<{ items: Appeal[]; nextCursor: string | null }> {
     const limit = query.limit ?? 20
-    const rows = await repo.listAppeals(this.pool, visibilityFor(actor), { ...query, limit }, decodeCursor(query.cursor))
+    const filters = checkListQuery(query)
+    const rows = await repo.listAppeals(this.pool, visibilityFor(actor), { ...filters, limit }, decodeCursor(query.cursor))
     const page = toPage(rows, limit, (r) => r.seq)
     return { items: page.items.map(toApi), nextCursor: page.nextCursor }
   }

@@ -1,5 +1,8 @@
 // The seed case (../shared/seed): seven North Koreans detained in Liaoning
 // province, China, in April 2019, facing forced return. Counts only.
+import type tap from 'tap'
+import type { TestApp } from './context.js'
+
 export const liaoningAppeal = () => ({
   reference: 'UA 001/19',
   language: 'en',
@@ -27,3 +30,97 @@ export const liaoningAppeal = () => ({
   actionDeadline: '2099-06-30',
   sources: [{ title: 'China: Don’t Return Detained North Koreans', url: 'https://www.hrw.org/news/2019/05/14/china-dont-return-detained-north-koreans', publisher: 'Human Rights Watch', publishedOn: '2019-05-14' }],
 })
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the appeals test files.
+
+/** The `t` a subtest receives. */
+export type Tap = Parameters<Parameters<typeof tap.test>[0]>[0]
+
+/** A valid appeal body without a reference (one is generated), with overrides. */
+export const anAppeal = (overrides: Record<string, unknown> = {}) => {
+  const { reference: _reference, ...appeal } = liaoningAppeal()
+  return { ...appeal, ...overrides }
+}
+
+interface Response { statusCode: number; body: string; headers: Record<string, unknown>; json(): any }
+
+/** Asserts a status, showing the body when it is not the expected one. */
+export function expectStatus(t: Tap, res: Response, status: number, what?: string): any {
+  t.equal(res.statusCode, status, what ?? `${status}: ${res.body.slice(0, 400)}`)
+  return res.body ? res.json() : undefined
+}
+
+/** Asserts an RFC 9457 problem document with the given status and type slug. */
+export function expectProblem(t: Tap, res: Response, status: number, slug: string): any {
+  t.equal(res.statusCode, status, `status ${status}: ${res.body.slice(0, 400)}`)
+  t.match(String(res.headers['content-type']), /^application\/problem\+json/, 'problem+json')
+  const problem = res.json()
+  t.equal(problem.type, `/problems/${slug}`, 'problem type')
+  t.equal(problem.status, status, 'problem status')
+  t.type(problem.title, 'string')
+  t.ok(typeof problem.detail === 'string' && problem.detail.length > 0, 'problem detail')
+  return problem
+}
+
+/** Asserts a 400 validation problem naming the pointer in the given part. */
+export function expectInvalid(t: Tap, res: Response, pointer: string, part: 'body' | 'query' | 'path' | 'header' = 'body'): any {
+  const problem = expectProblem(t, res, 400, 'validation-error')
+  t.ok(Array.isArray(problem.errors) && problem.errors.length > 0, 'has errors[]')
+  const match = (problem.errors ?? []).find((e: { pointer: string }) => e.pointer === pointer)
+  t.ok(match, `an error points at ${pointer}: ${JSON.stringify(problem.errors)}`)
+  if (match) {
+    t.equal(match.in, part, `error is in ${part}`)
+    t.ok(typeof match.message === 'string' && match.message.length > 0, 'error has a message')
+  }
+  return problem
+}
+
+/** Creates a draft as `as` and returns it. */
+export async function createDraft(ctx: TestApp, body: Record<string, unknown> = anAppeal(), as: 'editor' | 'admin' | 'otherEditor' = 'editor') {
+  const res = await ctx.request(as, 'POST', '/v1/appeals', body)
+  if (res.statusCode !== 201) throw new Error(`create failed: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+/** Creates and publishes an appeal as `as`; returns the published appeal. */
+export async function createPublished(ctx: TestApp, body: Record<string, unknown> = anAppeal(), as: 'editor' | 'admin' | 'otherEditor' = 'editor') {
+  const draft = await createDraft(ctx, body, as)
+  const res = await ctx.request(as, 'POST', `/v1/appeals/${draft.id}/publish`)
+  if (res.statusCode !== 200) throw new Error(`publish failed: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+/** The whole event log as the partner sees it. */
+export async function allEvents(ctx: TestApp, as: 'partner' | 'editor' | 'admin' = 'partner'): Promise<any[]> {
+  const events: any[] = []
+  let after: string | null = null
+  for (;;) {
+    const res = await ctx.request(as, 'GET', `/v1/events?limit=100${after ? `&after=${after}` : ''}`)
+    if (res.statusCode !== 200) throw new Error(`events failed: ${res.statusCode} ${res.body}`)
+    const page = res.json()
+    events.push(...page.items)
+    if (!page.nextCursor) return events
+    after = page.nextCursor
+  }
+}
+
+/** Row counts of the tables a write touches, to prove a rejected request wrote nothing. */
+export async function rowCounts(ctx: TestApp): Promise<Record<string, number>> {
+  const { rows } = await ctx.pool.query<Record<string, number>>(`SELECT
+    (SELECT count(*)::int FROM appeals) AS appeals,
+    (SELECT coalesce(sum(version), 0)::int FROM appeals) AS versions,
+    (SELECT count(*)::int FROM appeal_translations) AS translations,
+    (SELECT count(*)::int FROM appeal_updates) AS updates,
+    (SELECT count(*)::int FROM events) AS events,
+    (SELECT count(*)::int FROM audit_log) AS audit`)
+  return rows[0]!
+}
+
+/** `app.inject` with an arbitrary key. */
+export function requestWithKey(ctx: TestApp, key: string, method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown, headers: Record<string, string> = {}) {
+  return ctx.app.inject({
+    method, url, headers: { authorization: `Bearer ${key}`, ...headers },
+    ...(body !== undefined ? { payload: body as string } : {}),
+  })
+}
