@@ -26,6 +26,8 @@ export interface RunningWorker {
 }
 
 const PURGE_EVERY_MS = 60 * 60 * 1000
+const RECONNECT_MIN_MS = 500
+const RECONNECT_MAX_MS = 10_000
 
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, pool, fanoutQueue, logger } = deps
@@ -34,34 +36,46 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   let running: Promise<void> | null = null
   let again = false
   let lastPurge = 0
-  let lastFailureLogged = 0
+  const lastFailureLogged = new Map<string, number>()
+
+  // Steps fail on their own: a broken embargo release must not hold back the relay.
+  const step = async (name: string, fn: () => Promise<void>) => {
+    try {
+      await fn()
+    } catch (error) {
+      // Redis or Postgres unavailable: the next wake-up retries. Log once a minute per step.
+      if (Date.now() - (lastFailureLogged.get(name) ?? 0) > 60_000) {
+        lastFailureLogged.set(name, Date.now())
+        logger.warn({ err: error, step: name }, 'sweep step failed; will retry')
+      }
+    }
+  }
 
   const sweepOnce = async () => {
-    const released = await appeals.releaseDueEmbargoes()
-    if (released > 0) logger.info({ released }, 'embargo lifted: appeals published')
-    const dispatched = await dispatchPendingEvents(pool, fanoutQueue)
-    if (dispatched > 0) logger.debug({ dispatched }, 'events relayed to fan-out')
+    await step('embargo', async () => {
+      const released = await appeals.releaseDueEmbargoes()
+      if (released > 0) logger.info({ released }, 'embargo lifted: appeals published')
+    })
+    await step('outbox', async () => {
+      const dispatched = await dispatchPendingEvents(pool, fanoutQueue)
+      if (dispatched > 0) logger.debug({ dispatched }, 'events relayed to fan-out')
+    })
     if (Date.now() - lastPurge > PURGE_EVERY_MS) {
-      lastPurge = Date.now()
-      await purgeExpiredIdempotencyKeys(pool)
+      await step('purge', async () => {
+        await purgeExpiredIdempotencyKeys(pool)
+        lastPurge = Date.now()
+      })
     }
   }
 
   // Coalesces wake-ups: one sweep at a time, one more if woken meanwhile.
   const sweep = (): Promise<void> => {
     if (running) { again = true; return running }
+    if (closed) return Promise.resolve()
     running = (async () => {
       do {
         again = false
-        try {
-          await sweepOnce()
-        } catch (error) {
-          // Redis or Postgres unavailable: the next tick retries. Log once a minute.
-          if (Date.now() - lastFailureLogged > 60_000) {
-            lastFailureLogged = Date.now()
-            logger.warn({ err: error }, 'sweep failed; will retry')
-          }
-        }
+        await sweepOnce()
       } while (again && !closed)
     })().finally(() => { running = null })
     return running
@@ -69,29 +83,59 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
   const timer = setInterval(() => { void sweep() }, config.sweepIntervalMs)
 
-  // LISTEN needs its own connection; on loss, reconnect with backoff while the timer keeps sweeping.
+  // LISTEN needs its own connection. On loss, reconnect with backoff while
+  // the timer keeps sweeping. pg can report one loss several times ('error'
+  // more than once, then 'end'): each client schedules at most one reconnect.
   let listener: pg.Client | null = null
+  let connecting: Promise<void> | null = null
   let reconnectTimer: NodeJS.Timeout | undefined
-  const listen = async (delayMs = 500) => {
+  let delayMs = RECONNECT_MIN_MS
+
+  const scheduleReconnect = () => {
+    if (closed || reconnectTimer !== undefined) return
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined
+      connecting = listen().finally(() => { connecting = null })
+    }, delayMs)
+    delayMs = Math.min(delayMs * 2, RECONNECT_MAX_MS)
+  }
+
+  const listen = async (): Promise<void> => {
     if (closed) return
-    const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'urgent-appeals-listener' })
-    client.on('notification', () => { void sweep() })
-    client.on('error', () => {
-      client.end().catch(() => {})
-      if (listener === client) listener = null
-      reconnectTimer = setTimeout(() => { void listen(Math.min(delayMs * 2, 10_000)) }, delayMs)
+    const client = new pg.Client({
+      connectionString: config.databaseUrl, application_name: 'urgent-appeals-listener',
+      connectionTimeoutMillis: 5000, keepAlive: true,
     })
+    let lost = false
+    const onLost = () => {
+      if (lost) return
+      lost = true
+      if (listener === client) listener = null
+      client.end().catch(() => {})
+      scheduleReconnect()
+    }
+    client.on('notification', () => { void sweep() })
+    client.on('error', onLost)
+    client.on('end', onLost)
     try {
       await client.connect()
       await client.query(`LISTEN ${EVENTS_CHANNEL}`)
-      listener = client
-      void sweep() // catch up on anything committed while we were not listening
     } catch {
-      client.end().catch(() => {})
-      reconnectTimer = setTimeout(() => { void listen(Math.min(delayMs * 2, 10_000)) }, delayMs)
+      onLost()
+      return
     }
+    if (lost) return
+    if (closed) {
+      lost = true
+      await client.end().catch(() => {})
+      return
+    }
+    listener = client
+    delayMs = RECONNECT_MIN_MS
+    void sweep() // catch up on anything committed while we were not listening
   }
-  await listen()
+  connecting = listen().finally(() => { connecting = null })
+  await connecting
 
   return {
     sweep,
@@ -99,8 +143,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       closed = true
       clearInterval(timer)
       clearTimeout(reconnectTimer)
+      reconnectTimer = undefined
+      await connecting
       await running
-      await listener?.end().catch(() => {})
+      const client = listener
+      listener = null
+      await client?.end().catch(() => {})
     },
   }
 }

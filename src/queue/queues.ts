@@ -31,8 +31,12 @@ export function createWorkerRedis(url: string): Redis {
 }
 
 export function createFanoutQueue(connection: Redis, prefix: string): Queue<FanoutJob> {
-  return new Queue<FanoutJob>(QUEUE.fanout, {
+  const queue = new Queue<FanoutJob>(QUEUE.fanout, {
     connection, prefix,
     defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 10_000 },
   })
+  // Without a listener BullMQ prints every reconnect failure to stderr; the
+  // relay sees the failed command itself and logs it, rate-limited.
+  queue.on('error', () => {})
+  return queue
 }

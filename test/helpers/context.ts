@@ -11,10 +11,12 @@ import { loadConfig, type Config, type Env } from '../../src/config.js'
 import { createPool, type Pool } from '../../src/db/pool.js'
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
 import { buildApp } from '../../src/app.js'
-import { createFailFastRedis } from '../../src/queue/queues.js'
+import { createFailFastRedis, createFanoutQueue, type FanoutJob } from '../../src/queue/queues.js'
+import { startWorker, type RunningWorker } from '../../src/worker.js'
+import type { Queue } from 'bullmq'
 import { AdministrationService } from '../../src/services/administration.js'
 import type { Role } from '../../src/auth/api-keys.js'
-import { startPostgres, startRedis } from '../harness/services.js'
+import { startPostgres, startRedis, type RunningRedis } from '../harness/services.js'
 
 interface Tap {
   teardown(fn: () => unknown): void
@@ -149,6 +151,52 @@ export async function buildTestApp(t: Tap, overrides: Partial<Env> = {}): Promis
       })
     },
   }
+}
+
+/** A redis-server of the test's own (outage tests stop and start it); stopped at teardown. */
+export async function startPrivateRedis(t: Tap): Promise<RunningRedis> {
+  const server = await startRedis()
+  t.teardown(() => server.stop())
+  return server
+}
+
+/** The API (workers off) on a fresh database and a private Redis that the test may stop and start. */
+export async function buildTestAppOnPrivateRedis(t: Tap, overrides: Partial<Env> = {}): Promise<TestApp & { redisServer: RunningRedis }> {
+  const redisServer = await startPrivateRedis(t)
+  const ctx = await buildTestApp(t, { ...overrides, REDIS_URL: redisServer.url })
+  return { ...ctx, redisServer }
+}
+
+export interface TestWorker {
+  worker: RunningWorker
+  /** The fan-out queue the relay writes to (inspect it with getJob). */
+  queue: Queue<FanoutJob>
+  pool: Pool
+  /** Stops the worker and closes its handles; safe to call twice (teardown calls it too). */
+  close(): Promise<void>
+}
+
+/**
+ * The `worker` role's outbox relay as src/cli.ts starts it, on its own pool
+ * and Redis connection; `config` may be a spread of ctx.config with overrides.
+ */
+export async function startTestWorker(t: Tap, config: Readonly<Config>): Promise<TestWorker> {
+  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'urgent-appeals-test-worker' })
+  const redis = createFailFastRedis(config.redisUrl)
+  const queue = createFanoutQueue(redis, config.queuePrefix)
+  const worker = await startWorker({ config, pool, fanoutQueue: queue, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      await worker.close()
+      await queue.close().catch(() => {})
+      redis.disconnect()
+      await pool.end()
+    })()
+    return closing
+  }
+  t.teardown(close)
+  return { worker, queue, pool, close }
 }
 
 export { Redis }
