@@ -42,6 +42,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   END
 $$;
 
+-- Joins a text list for full-text search. array_to_string is only STABLE in
+-- general (element output may depend on settings); for text[] it is not.
+CREATE FUNCTION ua_join(parts text[]) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT array_to_string(parts, ' ') $$;
+
 CREATE TABLE reference_counters (
   year int PRIMARY KEY,
   last int NOT NULL
@@ -83,8 +88,8 @@ CREATE TABLE appeals (
   search               tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector(ua_ts_config(language), title), 'A') ||
     setweight(to_tsvector(ua_ts_config(language), summary), 'B') ||
-    setweight(to_tsvector(ua_ts_config(language), body), 'C') ||
-    to_tsvector('simple', title || ' ' || summary || ' ' || body)
+    setweight(to_tsvector(ua_ts_config(language), body || ' ' || ua_join(asks)), 'C') ||
+    to_tsvector('simple', title || ' ' || summary || ' ' || body || ' ' || ua_join(asks))
   ) STORED
 );
 CREATE INDEX appeals_status_seq_idx ON appeals (status, seq DESC);
@@ -104,8 +109,17 @@ CREATE TABLE appeal_translations (
   body       text NOT NULL DEFAULT '',
   asks       text[] NOT NULL DEFAULT '{}',
   updated_at timestamptz NOT NULL DEFAULT now(),
+  -- Each language version is searched on its own, like the original.
+  search     tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector(ua_ts_config(language), title), 'A') ||
+    setweight(to_tsvector(ua_ts_config(language), summary), 'B') ||
+    setweight(to_tsvector(ua_ts_config(language), body || ' ' || ua_join(asks)), 'C') ||
+    to_tsvector('simple', title || ' ' || summary || ' ' || body || ' ' || ua_join(asks))
+  ) STORED,
   PRIMARY KEY (appeal_id, language)
 );
+CREATE INDEX appeal_translations_language_idx ON appeal_translations (language);
+CREATE INDEX appeal_translations_search_idx ON appeal_translations USING gin (search);
 
 CREATE TABLE appeal_updates (
   appeal_id    uuid NOT NULL REFERENCES appeals (id) ON DELETE CASCADE,
@@ -182,4 +196,4 @@ CREATE TABLE audit_log (
 DROP TABLE audit_log, idempotency_keys, deliveries, events, event_position,
   appeal_updates, appeal_translations, appeals, reference_counters, api_keys,
   organisations;
-DROP FUNCTION ua_ts_config(text);
+DROP FUNCTION ua_ts_config(text), ua_join(text[]);

@@ -53,6 +53,16 @@ export async function findAppeal(db: Queryable, id: string, v: Visibility, opts:
   return rows[0] ?? null
 }
 
+/**
+ * Full-text match of `$10` against one language version (`a` or `t`): in its
+ * language's configuration, or — when that leaves nothing to search (only
+ * stop words) — word for word. One query per version, never an OR of both,
+ * so that `-word` excludes in every form.
+ */
+const matches = (alias: string) => `(CASE WHEN numnode(websearch_to_tsquery(ua_ts_config(${alias}.language), $10)) > 0
+    THEN ${alias}.search @@ websearch_to_tsquery(ua_ts_config(${alias}.language), $10)
+    ELSE ${alias}.search @@ websearch_to_tsquery('simple', $10) END)`
+
 export async function listAppeals(db: Queryable, v: Visibility, q: ListAppealsQuery & { limit: number }, beforeSeq?: number): Promise<AppealRow[]> {
   const { rows } = await db.query<AppealRow>(
     `${SELECT}
@@ -62,10 +72,11 @@ export async function listAppeals(db: Queryable, v: Visibility, q: ListAppealsQu
         AND ($6::text IS NULL OR a.countries @> ARRAY[$6::text])
         AND ($7::text IS NULL OR a.themes @> ARRAY[$7::text])
         AND ($8::text IS NULL OR a.urgency = $8)
-        AND ($9::text IS NULL OR a.language = $9
-             OR EXISTS (SELECT 1 FROM appeal_translations t WHERE t.appeal_id = a.id AND t.language = $9))
-        AND ($10::text IS NULL OR a.search @@ websearch_to_tsquery(ua_ts_config(a.language), $10)
-                               OR a.search @@ websearch_to_tsquery('simple', $10))
+        AND ($9::text IS NULL OR a.language = $9 OR a.language LIKE $9 || '-%'
+             OR EXISTS (SELECT 1 FROM appeal_translations t WHERE t.appeal_id = a.id
+                          AND (t.language = $9 OR t.language LIKE $9 || '-%')))
+        AND ($10::text IS NULL OR ${matches('a')}
+             OR EXISTS (SELECT 1 FROM appeal_translations t WHERE t.appeal_id = a.id AND ${matches('t')}))
         AND ($11::timestamptz IS NULL OR a.updated_at >= $11)
       ORDER BY a.seq DESC LIMIT $1`,
     [q.limit + 1, ...visibilityParams(v), beforeSeq ?? null, q.status ?? null, q.country ?? null, q.theme ?? null,

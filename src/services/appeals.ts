@@ -308,8 +308,9 @@ export class AppealService {
   }
 
   async deliveryProgress(actor: Actor, id: string): Promise<DeliveryProgress> {
+    // Fan-out progress is the owning organisation's business, like editing.
     const row = await repo.findAppeal(this.pool, id, visibilityFor(actor))
-    if (!row) throw notFound('This appeal')
+    if (!row || (actor.role !== 'admin' && row.organisationId !== actor.organisationId)) throw notFound('This appeal')
     const { counts, completedLastMinute } = await repo.deliveryCounts(this.pool, id)
     const channels: DeliveryProgress['channels'] = { email: {}, webhook: {} }
     let total = 0
