@@ -1,11 +1,14 @@
 // Owns the Idempotency-Key header on the POST routes that opt in with
 // `config: { idempotent: true }`: a replay within 24 h returns the first
-// response; the same key with another request is a 422.
+// response; the same key with another request is a 422. Only successes are
+// remembered: every action is one transaction, so a request that failed
+// changed nothing and may run again once its cause is fixed.
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Pool } from '../db/pool.js'
 import { AppError, badRequest, conflict } from '../errors.js'
+import { canonicalJson } from '../lib/canonical-json.js'
 import {
   claimIdempotencyKey, completeIdempotencyKey, reclaimIdempotencyKey, releaseIdempotencyKey,
 } from '../repositories/idempotency.js'
@@ -33,7 +36,7 @@ export const idempotency = fp(async (app: FastifyInstance, opts: { pool: Pool })
         [{ pointer: '/idempotency-key', in: 'header', message: 'is malformed' }])
     }
     const path = request.url.split('?')[0]!
-    const requestHash = createHash('sha256').update(`${request.method} ${path}\n${JSON.stringify(request.body ?? null)}`).digest('hex')
+    const requestHash = createHash('sha256').update(`${request.method} ${path}\n${canonicalJson(request.body ?? null)}`).digest('hex')
     const claim = { apiKeyId: request.actor.keyId, key, method: request.method, path, requestHash }
     const existing = await claimIdempotencyKey(opts.pool, claim)
     if (existing === null) {
@@ -61,7 +64,7 @@ export const idempotency = fp(async (app: FastifyInstance, opts: { pool: Pool })
     const claim = request.idempotency
     if (!claim) return payload
     request.idempotency = null
-    if (reply.statusCode >= 500) {
+    if (reply.statusCode >= 400) {
       await releaseIdempotencyKey(opts.pool, claim.apiKeyId, claim.key)
       return payload
     }

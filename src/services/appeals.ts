@@ -8,6 +8,7 @@ import {
   AppError, badRequest, illegalTransition, notFound, preconditionFailed, preconditionRequired, unprocessable,
   type FieldError,
 } from '../errors.js'
+import { canonicalJson } from '../lib/canonical-json.js'
 import { canonicalLanguage, isCountry, isSubdivision } from '../lib/codes.js'
 import { decodeCursor, toPage } from '../lib/cursor.js'
 import * as repo from '../repositories/appeals.js'
@@ -118,13 +119,7 @@ const referenceTaken = (reference: unknown) =>
   new AppError(409, 'reference-taken', 'Reference already in use', `Another appeal already has the reference ${String(reference)}.`,
     [{ pointer: '/reference', in: 'body', message: 'is already used by another appeal' }])
 
-/** JSON with object keys sorted: jsonb hands objects back in its own key order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : v))
-}
-
+// jsonb hands objects back in its own key order: compare canonical JSON.
 const changedFields = (before: AppealRow, fields: Record<string, unknown>) =>
   Object.keys(fields).filter((k) => fields[k] !== undefined
     && canonicalJson(fields[k]) !== canonicalJson((before as unknown as Record<string, unknown>)[k]))
