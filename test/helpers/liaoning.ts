@@ -106,8 +106,9 @@ export async function allEvents(ctx: TestApp, as: 'partner' | 'editor' | 'admin'
 }
 
 /** Row counts of the tables a write touches, to prove a rejected request wrote nothing. */
-export async function rowCounts(ctx: TestApp): Promise<Record<string, number>> {
-  const { rows } = await ctx.pool.query<Record<string, number>>(`SELECT
+export interface RowCounts { appeals: number; versions: number; translations: number; updates: number; events: number; audit: number }
+export async function rowCounts(ctx: TestApp): Promise<RowCounts> {
+  const { rows } = await ctx.pool.query<RowCounts>(`SELECT
     (SELECT count(*)::int FROM appeals) AS appeals,
     (SELECT coalesce(sum(version), 0)::int FROM appeals) AS versions,
     (SELECT count(*)::int FROM appeal_translations) AS translations,
