@@ -36,13 +36,33 @@ export const auth = fp(async (app: FastifyInstance, opts: { pool: Pool }) => {
   app.addHook('onRequest', async (request) => {
     request.actor = await resolveActor(opts.pool, request)
   })
-  app.decorate('requireRole', (...roles: Role[]): preHandlerHookHandler => async (request) => {
-    if (!request.actor) throw unauthorized('This endpoint needs an API key.')
-    if (request.actor.role !== 'admin' && !roles.includes(request.actor.role)) {
-      throw forbidden(`This action needs the ${roles.join(' or ')} role.`)
+  app.decorate('requireRole', (...roles: Role[]): preHandlerHookHandler => {
+    const guard = async (request: FastifyRequest) => {
+      if (!request.actor) throw unauthorized('This endpoint needs an API key.')
+      if (request.actor.role !== 'admin' && !roles.includes(request.actor.role)) {
+        throw forbidden(`This action needs the ${roles.join(' or ')} role.`)
+      }
     }
+    return Object.assign(guard, { [ROLE_GUARD]: true }) as unknown as preHandlerHookHandler
+  })
+  // Routes name their guard as `preHandler: app.requireRole(...)`, but
+  // preHandlers run after validation: a caller without a key (or without the
+  // role) would get a 400 describing the input instead of a 401/403. Guards
+  // are therefore moved to the route's onRequest, which runs right after the
+  // key is resolved and before the body or query is looked at.
+  app.addHook('onRoute', (route) => {
+    const preHandlers = ([] as unknown[]).concat(route.preHandler ?? [])
+    const guards = preHandlers.filter(isRoleGuard)
+    if (guards.length === 0) return
+    const rest = preHandlers.filter((h) => !isRoleGuard(h))
+    route.preHandler = (rest.length > 0 ? rest : undefined) as typeof route.preHandler
+    route.onRequest = ([] as unknown[]).concat(route.onRequest ?? [], guards) as typeof route.onRequest
   })
 }, { name: 'auth' })
+
+const ROLE_GUARD = Symbol('role guard')
+const isRoleGuard = (hook: unknown): boolean =>
+  typeof hook === 'function' && (hook as unknown as Record<symbol, unknown>)[ROLE_GUARD] === true
 
 /** Staff are the roles that write appeals and may see drafts. */
 export const isStaff = (actor: Actor | null): actor is Actor =>

@@ -35,8 +35,14 @@ export async function insertEvent(
   return rows[0]!
 }
 
-export async function findEventPosition(db: Queryable, id: string): Promise<number | null> {
-  const { rows } = await db.query<{ position: number }>('SELECT position FROM events WHERE id = $1', [id])
+/**
+ * The position of an event the reader may see: one addressed to another
+ * organisation is as unknown as a made-up id (no existence leak).
+ */
+export async function findEventPosition(db: Queryable, id: string, organisationId: string | null): Promise<number | null> {
+  const { rows } = await db.query<{ position: number }>(
+    `SELECT position FROM events
+      WHERE id = $1 AND (organisation_id IS NULL OR $2::uuid IS NULL OR organisation_id = $2)`, [id, organisationId])
   return rows[0]?.position ?? null
 }
 

@@ -22,16 +22,17 @@ export async function eventRoutes(fastify: FastifyInstance, opts: { pool: Pool }
     },
   }, async (request) => {
     const { after, types, limit = 20 } = request.query
+    const actor = request.actor!
+    // Admins read every organisation's events; others their own and the public ones.
+    const organisationId = actor.role === 'admin' ? null : actor.organisationId
     let afterPosition = 0
     if (after !== undefined) {
-      const position = await findEventPosition(opts.pool, after)
+      const position = await findEventPosition(opts.pool, after, organisationId)
       if (position === null) throw badRequest('No event has this id.', [{ pointer: '/after', in: 'query', message: 'is not a known event id' }])
       afterPosition = position
     }
-    const actor = request.actor!
     const rows = await listEvents(opts.pool, {
-      afterPosition, limit, types: types ? types.split(',') : null,
-      organisationId: actor.role === 'admin' ? null : actor.organisationId,
+      afterPosition, limit, types: types ? [...new Set(types.split(','))] : null, organisationId,
     })
     const items = rows.slice(0, limit).map((r) => ({ id: r.id, ...r.payload }))
     return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }
