@@ -72,7 +72,7 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
       operationId: 'updateAppeal', summary: 'Edit an appeal', tags: ['appeals'], security: secured,
       description: 'A published appeal needs `If-Match`; a material change emits `appeal.updated`.',
       params: IdParams, headers: IfMatchHeaders, body: PatchAppealSchema,
-      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409, 412, 415, 428) },
+      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409, 412, 415, 422, 428) },
     },
   }, async (request, reply) =>
     withEtag(reply, await appeals.patch(request.actor!, request.params.id, request.body, request.headers['if-match'])))

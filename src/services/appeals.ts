@@ -110,6 +110,8 @@ function checkListQuery(q: ListAppealsQuery): ListAppealsQuery {
   return out
 }
 
+const notReadyToPublish = (errors: FieldError[]) => unprocessable('The appeal is not ready to publish.', errors, 'not-ready-to-publish')
+
 function isUniqueReferenceViolation(error: unknown): boolean {
   const e = error as { code?: string; constraint?: string }
   return e.code === '23505' && e.constraint === 'appeals_reference_key'
@@ -175,6 +177,10 @@ export class AppealService {
           throw new AppError(409, 'reference-frozen', 'Reference cannot change', 'A published appeal keeps its reference.',
             [{ pointer: '/reference', in: 'body', message: 'cannot change after publication' }])
         }
+        if (row.status === 'draft' && row.publishRequestedAt !== null && input.asks?.length === 0) {
+          // The worker publishes it when the embargo lifts: it must stay publishable.
+          throw notReadyToPublish([{ pointer: '/asks', in: 'body', message: 'a scheduled appeal needs at least one ask' }])
+        }
         const fields = checkSemantics(input, row)
         const changed = changedFields(row, fields)
         if (changed.length === 0) return toApi(row) // nothing to do: same version, no event
@@ -219,9 +225,7 @@ export class AppealService {
     return withTransaction(this.pool, async (tx) => {
       const row = await this.lockForEdit(tx, actor, id)
       if (row.status !== 'draft') throw illegalTransition('publish', row.status)
-      const missing: FieldError[] = []
-      if (row.asks.length === 0) missing.push({ pointer: '/asks', in: 'body', message: 'needs at least one ask before publishing' })
-      if (missing.length > 0) throw unprocessable('The appeal is not ready to publish.', missing, 'not-ready-to-publish')
+      if (row.asks.length === 0) throw notReadyToPublish([{ pointer: '/asks', in: 'body', message: 'needs at least one ask before publishing' }])
       const embargoed = row.embargoUntil !== null && Date.parse(row.embargoUntil) > Date.now()
       if (embargoed) {
         await repo.updateAppeal(tx, id, {}, { publish_requested_at: 'coalesce(publish_requested_at, now())' })
