@@ -7,6 +7,10 @@ export const REDACT_PATHS = [
   'req.headers.cookie',
   'req.headers["idempotency-key"]',
   'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
   '*.email',
   '*.token',
   '*.secret',
@@ -31,8 +35,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: {
-        req(req: { method: string; url: string; ip?: string; headers?: Record<string, unknown> }) {
-          return { method: req.method, url: redactUrl(req.url) }
+        // Method and path only: headers carry keys and cookies.
+        req(req: { method?: unknown; url?: unknown }) {
+          return { method: req.method, url: typeof req.url === 'string' ? redactUrl(req.url) : undefined }
         },
       },
     },

@@ -121,11 +121,12 @@ export const problemDetails = fp(async (app: FastifyInstance) => {
     if (error instanceof AppError) return sendProblem(reply, error)
     const mapped = fromFastifyError(error)
     if (mapped) return sendProblem(reply, mapped)
-    request.log.error({ err: error }, 'unhandled error')
     if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable')
       return sendProblem(reply, new AppError(503, 'service-unavailable', 'Service temporarily unavailable',
         'The database is not reachable; retry shortly.', undefined, { 'retry-after': '5' }))
     }
+    request.log.error({ err: error }, 'unhandled error')
     return sendProblem(reply, new AppError(500, 'internal-error', 'Internal error',
       'Something went wrong on our side; it has been logged.'))
   })

@@ -17,6 +17,29 @@ const withTimeout = <T>(promise: Promise<T>, ms: number) => Promise.race([
   new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
 ])
 
+/**
+ * PING through the shared client. A client still making its first connection
+ * (just started, or a lazy one) is given the chance to finish; one that is
+ * between reconnect attempts fails at once, since Redis is down.
+ */
+async function pingRedis(redis: Redis): Promise<unknown> {
+  if (redis.status === 'wait') await redis.connect()
+  else if (redis.status === 'connecting' || redis.status === 'connect') {
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        redis.off('ready', onReady).off('error', onError).off('close', onClose)
+        if (error) reject(error)
+        else resolve()
+      }
+      const onReady = () => settle()
+      const onError = (error: Error) => settle(error)
+      const onClose = () => settle(new Error('Redis connection closed'))
+      redis.once('ready', onReady).once('error', onError).once('close', onClose)
+    })
+  }
+  return redis.ping()
+}
+
 export async function healthRoutes(app: FastifyInstance, opts: { pool: Pool; redis: Redis }) {
   app.get('/healthz', {
     schema: {
@@ -34,7 +57,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { pool: Pool; red
   }, async () => {
     const [postgres, redis] = await Promise.all([
       withTimeout(opts.pool.query('SELECT 1'), 2000).then(() => 'ok' as const, () => 'unavailable' as const),
-      withTimeout(opts.redis.ping(), 2000).then(() => 'ok' as const, () => 'unavailable' as const),
+      withTimeout(pingRedis(opts.redis), 2000).then(() => 'ok' as const, () => 'unavailable' as const),
     ])
     if (postgres !== 'ok' || redis !== 'ok') {
       const down = [postgres !== 'ok' && 'Postgres', redis !== 'ok' && 'Redis'].filter(Boolean).join(' and ')
