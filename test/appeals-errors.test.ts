@@ -159,6 +159,17 @@ t.test('appeal errors', async (t) => {
     t.same(await rowCounts(ctx), before, 'nothing was written')
   })
 
+  t.test('the original cannot move to the language of one of its translations', async (t) => {
+    const draft = await createDraft(ctx)
+    expectStatus(t, await ctx.request('editor', 'PUT', `/v1/appeals/${draft.id}/translations/ko`, { title: 'x', summary: 'y' }), 201)
+    const before = await rowCounts(ctx)
+    const res = await ctx.request('editor', 'PATCH', `/v1/appeals/${draft.id}`, { language: 'KO' })
+    t.match(expectProblem(t, res, 422, 'translation-of-original').errors, [{ pointer: '/language', in: 'body' }])
+    t.same(await rowCounts(ctx), before, 'nothing was written')
+    const moved = expectStatus(t, await ctx.request('editor', 'PATCH', `/v1/appeals/${draft.id}`, { language: 'EN-gb' }), 200)
+    t.equal(moved.language, 'en-GB', 'tags are stored canonical')
+  })
+
   t.test('an unknown appeal or route is a 404 problem', async (t) => {
     const missing = '00000000-0000-4000-8000-000000000000'
     expectProblem(t, await ctx.request(null, 'GET', `/v1/appeals/${missing}`), 404, 'not-found')

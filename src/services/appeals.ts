@@ -182,6 +182,11 @@ export class AppealService {
           throw notReadyToPublish([{ pointer: '/asks', in: 'body', message: 'a scheduled appeal needs at least one ask' }])
         }
         const fields = checkSemantics(input, row)
+        if (typeof fields.language === 'string' && fields.language !== row.language
+            && row.translations.some((t) => t.language === fields.language)) {
+          throw unprocessable(`The appeal has a ${fields.language} translation; the original cannot be in the same language.`,
+            [{ pointer: '/language', in: 'body', message: 'is the language of an existing translation' }], 'translation-of-original')
+        }
         const changed = changedFields(row, fields)
         if (changed.length === 0) return toApi(row) // nothing to do: same version, no event
         await repo.updateAppeal(tx, id, fields)
