@@ -47,8 +47,14 @@ export async function listApiKeys(db: Queryable, limit: number, beforeSeq?: numb
   return rows
 }
 
-export async function revokeApiKey(db: Queryable, id: string): Promise<ApiKeyRow | null> {
-  const { rows } = await db.query<ApiKeyRow>(
-    `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`, [id])
-  return rows[0] ?? null
+/**
+ * Revokes a key. `revokedNow` is false when it was already revoked (the first
+ * revocation time stays); null when no key has this id.
+ */
+export async function revokeApiKey(db: Queryable, id: string): Promise<{ row: ApiKeyRow; revokedNow: boolean } | null> {
+  const updated = await db.query<ApiKeyRow>(
+    `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING ${COLUMNS}`, [id])
+  if (updated.rows[0]) return { row: updated.rows[0], revokedNow: true }
+  const { rows } = await db.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id])
+  return rows[0] ? { row: rows[0], revokedNow: false } : null
 }

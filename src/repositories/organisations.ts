@@ -13,15 +13,25 @@ export interface OrganisationRow {
 
 const COLUMNS = `id, seq, name, kind, contact_email AS "contactEmail", ${iso('created_at')} AS "createdAt"`
 
+/**
+ * Names are unique regardless of case ("Amnesty" and "amnesty" are one
+ * organisation). Call inside a transaction: a transaction-scoped advisory
+ * lock on the folded name serialises concurrent creations of the same name.
+ * Returns null when the name is taken.
+ */
 export async function insertOrganisation(db: Queryable, o: { name: string; kind: string; contactEmail: string | null }): Promise<OrganisationRow | null> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtext('organisation-name:' || lower($1)))`, [o.name])
   const { rows } = await db.query<OrganisationRow>(
-    `INSERT INTO organisations (name, kind, contact_email) VALUES ($1, $2, $3)
+    `INSERT INTO organisations (name, kind, contact_email)
+     SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM organisations WHERE lower(name) = lower($1))
      ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`, [o.name, o.kind, o.contactEmail])
   return rows[0] ?? null
 }
 
+/** By name, regardless of case (see insertOrganisation). */
 export async function findOrganisationByName(db: Queryable, name: string): Promise<OrganisationRow | null> {
-  const { rows } = await db.query<OrganisationRow>(`SELECT ${COLUMNS} FROM organisations WHERE name = $1`, [name])
+  const { rows } = await db.query<OrganisationRow>(
+    `SELECT ${COLUMNS} FROM organisations WHERE lower(name) = lower($1) ORDER BY name = $1 DESC, seq LIMIT 1`, [name])
   return rows[0] ?? null
 }
 

@@ -3,7 +3,7 @@
 import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import { generateApiKey, type Actor, type Role } from '../auth/api-keys.js'
-import { AppError, notFound, unprocessable } from '../errors.js'
+import { AppError, badRequest, notFound, unprocessable } from '../errors.js'
 import { decodeCursor, toPage } from '../lib/cursor.js'
 import * as orgs from '../repositories/organisations.js'
 import * as keys from '../repositories/api-keys.js'
@@ -11,6 +11,13 @@ import { listAudit, recordAudit, type AuditFilter } from '../repositories/audit-
 
 const publicOrganisation = ({ seq: _seq, ...o }: orgs.OrganisationRow) => o
 const publicKey = ({ seq: _seq, ...k }: keys.ApiKeyRow) => k
+
+/** Names are compared trimmed (and, in SQL, ignoring case); a blank name is refused. */
+function organisationName(name: string): string {
+  const trimmed = name.trim()
+  if (!trimmed) throw badRequest('The organisation needs a name.', [{ pointer: '/name', in: 'body', message: 'must not be blank' }])
+  return trimmed
+}
 
 /** Partner organisations hold partner keys only: a partner must never edit appeals. */
 function checkRoleFitsOrganisation(role: Role, kind: string): void {
@@ -24,11 +31,12 @@ export class AdministrationService {
   constructor(private readonly pool: Pool) {}
 
   async createOrganisation(actor: Actor | null, input: { name: string; kind: 'ngo' | 'partner'; contactEmail: string | null }) {
+    const name = organisationName(input.name)
     return withTransaction(this.pool, async (tx) => {
-      const row = await orgs.insertOrganisation(tx, input)
+      const row = await orgs.insertOrganisation(tx, { ...input, name })
       if (!row) {
-        throw new AppError(409, 'organisation-exists', 'Organisation already exists', `An organisation named ${input.name} already exists.`,
-          [{ pointer: '/name', in: 'body', message: 'is taken' }])
+        throw new AppError(409, 'organisation-exists', 'Organisation already exists', `An organisation named ${name} already exists.`,
+          [{ pointer: '/name', in: 'body', message: 'is taken (names are compared ignoring case)' }])
       }
       await recordAudit(tx, actor, 'organisation.create', 'organisation', row.id, { name: row.name, kind: row.kind })
       return publicOrganisation(row)
@@ -57,10 +65,12 @@ export class AdministrationService {
   /** CLI: finds or creates the organisation by name, then issues a key. */
   async createApiKeyForOrganisationName(name: string, role: Role, keyName: string) {
     const kind = role === 'partner' ? 'partner' : 'ngo'
-    await orgs.insertOrganisation(this.pool, { name, kind, contactEmail: null }).then(async (created) => {
-      if (created) await recordAudit(this.pool, null, 'organisation.create', 'organisation', created.id, { name, kind })
+    const wanted = organisationName(name)
+    const organisation = await withTransaction(this.pool, async (tx) => {
+      const created = await orgs.insertOrganisation(tx, { name: wanted, kind, contactEmail: null })
+      if (created) await recordAudit(tx, null, 'organisation.create', 'organisation', created.id, { name: wanted, kind })
+      return created ?? (await orgs.findOrganisationByName(tx, wanted))!
     })
-    const organisation = (await orgs.findOrganisationByName(this.pool, name))!
     return this.createApiKey(null, { organisationId: organisation.id, role, name: keyName })
   }
 
@@ -69,11 +79,14 @@ export class AdministrationService {
     return { items: page.items.map(publicKey), nextCursor: page.nextCursor }
   }
 
+  /** Idempotent: revoking a revoked key changes nothing and is not audited again. */
   async revokeApiKey(actor: Actor, id: string): Promise<void> {
     await withTransaction(this.pool, async (tx) => {
-      const row = await keys.revokeApiKey(tx, id)
-      if (!row) throw notFound('This API key')
-      await recordAudit(tx, actor, 'api-key.revoke', 'api-key', id)
+      const result = await keys.revokeApiKey(tx, id)
+      if (!result) throw notFound('This API key')
+      if (!result.revokedNow) return
+      const { row } = result
+      await recordAudit(tx, actor, 'api-key.revoke', 'api-key', id, { role: row.role, organisationId: row.organisationId, prefix: row.prefix })
     })
   }
 
