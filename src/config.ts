@@ -1,7 +1,8 @@
 // Owns the process configuration: one schema over the environment (contract
 // §1.1), validated once at start, reported all at once, then frozen.
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
+import { createPrivateKey } from 'node:crypto'
 
 const Digits = (description: string, def: string) =>
   Type.String({ pattern: '^[0-9]{1,9}$', default: def, description })
@@ -73,11 +74,44 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values may hold credentials: never echoed in a message. */
+export const SECRET_VARIABLES: readonly (keyof Env)[] = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SECRETS_KEY', 'DKIM_PRIVATE_KEY']
+
+/** What each variable must look like, in words an operator can act on. */
+const EXPECTED: Record<keyof Env, string> = {
+  DATABASE_URL: 'must be a postgres:// or postgresql:// URL',
+  REDIS_URL: 'must be a redis:// or rediss:// URL',
+  SMTP_URL: 'must be an smtp:// or smtps:// URL',
+  MAIL_FROM: 'must be a From address, e.g. "Urgent Appeals <alerts@example.org>"',
+  PUBLIC_BASE_URL: 'must be an http:// or https:// URL with no query or fragment',
+  HOST: 'must be a listen address, e.g. 127.0.0.1 or 0.0.0.0',
+  PORT: 'must be a TCP port, 1-65535',
+  LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent',
+  SECRETS_KEY: 'must be 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'must be true or false',
+  WEBHOOK_TIMEOUT_MS: 'must be a whole number of milliseconds, at least 100',
+  WEBHOOK_RETRY_SCHEDULE: 'must be a comma-separated list of whole seconds, e.g. 10,60,300',
+  WEBHOOK_DISABLE_AFTER: 'must be a whole number of seconds',
+  EMAIL_RETRY_SCHEDULE: 'must be a comma-separated list of whole seconds, e.g. 30,120,600',
+  EMAIL_MAX_PER_SECOND: 'must be a whole number (0 = no cap)',
+  DKIM_DOMAIN: 'must be a domain name',
+  DKIM_SELECTOR: 'must be a DKIM selector (letters, digits, dot, dash, underscore)',
+  DKIM_PRIVATE_KEY: 'must be a PEM private key (newlines may be written as \\n)',
+  PUBLIC_RATE_LIMIT: 'must be a whole number of requests per minute',
+}
+
 const schedule = (s: string) => s.split(',').map((n) => Number(n.trim()))
+
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value
+  for (const inner of Object.values(value)) deepFreeze(inner)
+  return Object.freeze(value)
+}
 
 /**
  * Reads the environment. `require` names the variables this command cannot
- * run without; `overrides` fills in what `dev` provides itself.
+ * run without; `overrides` fills in what `dev` provides itself. Every bad
+ * variable is reported at once, each on one line, never with a secret value.
  */
 export function loadConfig(
   env: Record<string, string | undefined>,
@@ -89,32 +123,44 @@ export function loadConfig(
     if (value !== undefined && value !== '') raw[name] = value
   }
   Object.assign(raw, options.overrides)
-  const withDefaults = Value.Default(EnvSchema, raw) as Record<string, unknown>
+  if (typeof raw.DKIM_PRIVATE_KEY === 'string') {
+    raw.DKIM_PRIVATE_KEY = raw.DKIM_PRIVATE_KEY.replace(/\\n/g, '\n') // one-line env files
+  }
+  const e = Value.Default(EnvSchema, raw) as Env
 
-  const problems: string[] = []
-  for (const error of Value.Errors(EnvSchema, withDefaults)) {
-    const name = error.instancePath.replace(/^\//, '')
-    if (!name) continue // additionalProperties noise: every key we copy is known
-    const secret = /KEY|URL/.test(name) // never echo a value that may hold a secret
-    problems.push(`${name}: ${secret ? 'is malformed' : `${JSON.stringify(withDefaults[name])} ${error.message}`}`)
+  const problems = new Map<keyof Env, string>()
+  const bad = (name: keyof Env) => {
+    if (problems.has(name)) return
+    const value = e[name]
+    const shown = SECRET_VARIABLES.includes(name) || value === undefined ? '' : ` (got ${JSON.stringify(value)})`
+    problems.set(name, `${name}: ${EXPECTED[name]}${shown}`)
   }
-  for (const name of options.require ?? []) {
-    if (withDefaults[name] === undefined) problems.push(`${name}: is required`)
-  }
-  const e = withDefaults as Env
-  if (e.SECRETS_KEY && Buffer.from(e.SECRETS_KEY, 'base64').length !== 32) {
-    problems.push('SECRETS_KEY: must be 32 bytes, base64-encoded')
-  }
-  const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY].filter(Boolean).length
-  if (dkimSet !== 0 && dkimSet !== 3) {
-    problems.push('DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none')
+  const properties = EnvSchema.properties as unknown as Record<keyof Env, TSchema>
+  for (const name of CONFIG_VARIABLES) {
+    if (e[name] !== undefined && !Value.Check(properties[name], e[name])) bad(name)
   }
   const port = Number(e.PORT)
-  if (port > 65535) problems.push(`PORT: ${port} is not a TCP port`)
-  if (Number(e.WEBHOOK_TIMEOUT_MS) < 100) problems.push('WEBHOOK_TIMEOUT_MS: must be at least 100')
-  if (problems.length > 0) throw new ConfigError(problems)
+  if (!(port >= 1 && port <= 65535)) bad('PORT')
+  if (e.SECRETS_KEY && Buffer.from(e.SECRETS_KEY, 'base64').length !== 32) bad('SECRETS_KEY')
+  if (!(Number(e.WEBHOOK_TIMEOUT_MS) >= 100)) bad('WEBHOOK_TIMEOUT_MS')
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'PUBLIC_BASE_URL'] as const) {
+    if (e[name] !== undefined && !URL.canParse(e[name]!)) bad(name)
+  }
+  if (e.DKIM_PRIVATE_KEY && !problems.has('DKIM_PRIVATE_KEY')) {
+    try { createPrivateKey(e.DKIM_PRIVATE_KEY) } catch { bad('DKIM_PRIVATE_KEY') }
+  }
+  const lines = [...problems.values()]
+  const dkim = (['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'] as const).filter((name) => e[name])
+  if (dkim.length !== 0 && dkim.length !== 3) {
+    lines.push(`DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none (only ${dkim.join(' and ')} set)`)
+  }
+  for (const name of options.require ?? []) {
+    if (e[name] === undefined) lines.push(`${name}: is required (${EXPECTED[name].replace(/^must be /, '')})`)
+  }
+  if (lines.length > 0) throw new ConfigError(lines)
+  const dkimSet = dkim.length
 
-  return Object.freeze({
+  return deepFreeze({
     databaseUrl: e.DATABASE_URL ?? '',
     redisUrl: e.REDIS_URL ?? '',
     smtpUrl: e.SMTP_URL ?? '',

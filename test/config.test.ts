@@ -1,0 +1,185 @@
+// Configuration (contract §1.1): defaults exactly as documented, every bad
+// variable reported at once without echoing secrets, required variables per
+// command, and a frozen result. Unit tests: no servers.
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import t from 'tap'
+import { CONFIG_VARIABLES, ConfigError, EnvSchema, SECRET_VARIABLES, loadConfig } from '../src/config.js'
+
+const GOOD_SECRETS_KEY = randomBytes(32).toString('base64')
+const dkimKey = () => generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+
+function configError(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): ConfigError {
+  try {
+    loadConfig(env, options)
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+// The table of contract §1.1, transcribed: a change here is a contract change.
+const CONTRACT_DEFAULTS: Record<string, string | undefined> = {
+  DATABASE_URL: undefined,
+  REDIS_URL: undefined,
+  SMTP_URL: undefined,
+  MAIL_FROM: 'Urgent Appeals <alerts@localhost>',
+  PUBLIC_BASE_URL: 'http://localhost:3000',
+  HOST: '127.0.0.1',
+  PORT: '3000',
+  LOG_LEVEL: 'info',
+  SECRETS_KEY: undefined,
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false',
+  WEBHOOK_TIMEOUT_MS: '15000',
+  WEBHOOK_RETRY_SCHEDULE: '10,60,300,1800,7200,21600,43200,86400',
+  WEBHOOK_DISABLE_AFTER: '259200',
+  EMAIL_RETRY_SCHEDULE: '30,120,600,3600,21600',
+  EMAIL_MAX_PER_SECOND: '0',
+  DKIM_DOMAIN: undefined,
+  DKIM_SELECTOR: undefined,
+  DKIM_PRIVATE_KEY: undefined,
+  PUBLIC_RATE_LIMIT: '60',
+}
+
+t.test('the variables and their defaults are exactly those of contract §1.1', async (t) => {
+  t.same([...CONFIG_VARIABLES].sort(), Object.keys(CONTRACT_DEFAULTS).sort(), 'the same variables')
+  const properties = EnvSchema.properties as Record<string, { default?: string }>
+  for (const [name, value] of Object.entries(CONTRACT_DEFAULTS)) {
+    t.equal(properties[name]?.default, value, `${name} defaults to ${value ?? 'nothing'} in the schema`)
+  }
+})
+
+t.test('an empty environment yields every documented default', async (t) => {
+  const config = loadConfig({})
+  t.same(config, {
+    databaseUrl: '', redisUrl: '', smtpUrl: '',
+    mailFrom: 'Urgent Appeals <alerts@localhost>',
+    publicBaseUrl: 'http://localhost:3000',
+    host: '127.0.0.1',
+    port: 3000,
+    logLevel: 'info',
+    secretsKey: Buffer.alloc(0),
+    webhook: {
+      allowPrivateNetworks: false,
+      timeoutMs: 15000,
+      retryScheduleSeconds: [10, 60, 300, 1800, 7200, 21600, 43200, 86400],
+      disableAfterSeconds: 259200,
+    },
+    email: { retryScheduleSeconds: [30, 120, 600, 3600, 21600], maxPerSecond: 0, dkim: null },
+    publicRateLimitPerMinute: 60,
+    queuePrefix: '{ua}',
+    sweepIntervalMs: 1000,
+  })
+  t.same(loadConfig(Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, '']))), config, 'empty strings count as unset')
+})
+
+t.test('values are parsed into their types', async (t) => {
+  const key = dkimKey()
+  const config = loadConfig({
+    DATABASE_URL: 'postgresql://ua:pw@db:5432/ua', REDIS_URL: 'rediss://:pw@redis:6380', SMTP_URL: 'smtps://u:p@relay:465',
+    MAIL_FROM: 'Alerts <alerts@ngo.example>', PUBLIC_BASE_URL: 'https://alerts.ngo.example/ua/',
+    HOST: '0.0.0.0', PORT: '8080', LOG_LEVEL: 'warn', SECRETS_KEY: GOOD_SECRETS_KEY,
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_RETRY_SCHEDULE: '1, 2 ,3',
+    WEBHOOK_DISABLE_AFTER: '3600', EMAIL_RETRY_SCHEDULE: '5', EMAIL_MAX_PER_SECOND: '14',
+    DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua2026', DKIM_PRIVATE_KEY: key.replace(/\n/g, '\\n'),
+    PUBLIC_RATE_LIMIT: '120', UNRELATED: 'ignored',
+  })
+  t.equal(config.databaseUrl, 'postgresql://ua:pw@db:5432/ua')
+  t.equal(config.publicBaseUrl, 'https://alerts.ngo.example/ua', 'no trailing slash: links are built by appending paths')
+  t.equal(config.port, 8080)
+  t.equal(config.logLevel, 'warn')
+  t.same(config.secretsKey, Buffer.from(GOOD_SECRETS_KEY, 'base64'))
+  t.equal(config.secretsKey.length, 32)
+  t.same(config.webhook, { allowPrivateNetworks: true, timeoutMs: 5000, retryScheduleSeconds: [1, 2, 3], disableAfterSeconds: 3600 })
+  t.same(config.email.retryScheduleSeconds, [5])
+  t.equal(config.email.maxPerSecond, 14)
+  t.same(config.email.dkim, { domain: 'ngo.example', selector: 'ua2026', privateKey: key }, 'a one-line PEM (\\n escapes) becomes a real PEM')
+  t.equal(config.publicRateLimitPerMinute, 120)
+})
+
+t.test('only the environment passed in is read', async (t) => {
+  const before = process.env.PORT
+  process.env.PORT = '9999'
+  t.teardown(() => { if (before === undefined) delete process.env.PORT; else process.env.PORT = before })
+  t.equal(loadConfig({}).port, 3000)
+})
+
+t.test('every bad variable is reported at once, one line each', async (t) => {
+  const error = configError({
+    PORT: '70000',
+    HOST: '',
+    LOG_LEVEL: 'loud',
+    SECRETS_KEY: randomBytes(16).toString('base64'),
+    DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua2026',
+    WEBHOOK_RETRY_SCHEDULE: '10,sixty,300',
+    EMAIL_RETRY_SCHEDULE: '30;120',
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'yes',
+    WEBHOOK_TIMEOUT_MS: '50',
+    PUBLIC_BASE_URL: 'alerts.ngo.example',
+    PUBLIC_RATE_LIMIT: '-1',
+  })
+  t.equal(error.name, 'ConfigError')
+  const named = error.problems.map((p) => p.split(':')[0])
+  t.same(named.sort(), [
+    'DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY', 'EMAIL_RETRY_SCHEDULE', 'LOG_LEVEL', 'PORT', 'PUBLIC_BASE_URL',
+    'PUBLIC_RATE_LIMIT', 'SECRETS_KEY', 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', 'WEBHOOK_RETRY_SCHEDULE', 'WEBHOOK_TIMEOUT_MS',
+  ].sort(), 'each bad variable exactly once (HOST="" is unset, so its default applies)')
+  for (const name of ['PORT', 'LOG_LEVEL', 'SECRETS_KEY', 'WEBHOOK_RETRY_SCHEDULE', 'PUBLIC_RATE_LIMIT']) {
+    t.match(error.message, new RegExp(`^  - ${name}: must`, 'm'), `the message names ${name} with what it must be`)
+  }
+  t.match(error.message, /^Invalid configuration:\n/)
+  t.match(error.message, /PORT: must be a TCP port, 1-65535 \(got "70000"\)/, 'non-secret values are shown')
+  t.match(error.message, /set all three or none \(only DKIM_DOMAIN and DKIM_SELECTOR set\)/)
+  t.match(error.message, /SECRETS_KEY: must be 32 random bytes, base64-encoded/)
+  t.equal(error.message.split('\n').length, error.problems.length + 1, 'one line per problem')
+})
+
+t.test('a secret value is never echoed', async (t) => {
+  const secrets = {
+    DATABASE_URL: 'mysql://admin:S3cretDbPass@db/x',
+    REDIS_URL: 'http://:S3cretRedisPass@redis',
+    SMTP_URL: 'smtp//mailer:S3cretSmtpPass@relay',
+    SECRETS_KEY: 'S3cretKeyMaterialButTooShort=',
+    DKIM_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\nS3cretNotAKey\n-----END PRIVATE KEY-----',
+  }
+  const error = configError({ ...secrets, DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua' })
+  t.same(error.problems.map((p) => p.split(':')[0]).sort(), Object.keys(secrets).sort(), 'each is reported')
+  t.same([...SECRET_VARIABLES].sort(), Object.keys(secrets).sort(), 'these are the secret variables')
+  t.notMatch(error.message, /S3cret/, 'no secret in the message')
+  t.notMatch(JSON.stringify(error.problems), /S3cret/, 'no secret in the problems')
+  t.notMatch(String(error.stack), /S3cret/, 'no secret in the stack')
+  // A valid SECRETS_KEY of the wrong length is named by what is wrong with it, still unshown.
+  const shortKey = randomBytes(31).toString('base64')
+  const short = configError({ SECRETS_KEY: shortKey })
+  t.same(short.problems, ['SECRETS_KEY: must be 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)'])
+  t.notOk(short.message.includes(shortKey))
+})
+
+t.test('`require` makes variables mandatory; overrides can satisfy them', async (t) => {
+  const all = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SECRETS_KEY'] as const
+  const error = configError({}, { require: all })
+  t.same(error.problems.map((p) => p.split(':')[0]), [...all])
+  t.match(error.problems[0], /DATABASE_URL: is required \(a postgres:\/\/ or postgresql:\/\/ URL\)/)
+  t.doesNotThrow(() => loadConfig({}), 'nothing is required by default (dev fills them in)')
+  const error2 = configError({ DATABASE_URL: 'postgres://db/ua' }, { require: ['DATABASE_URL', 'REDIS_URL'] })
+  t.same(error2.problems, ['REDIS_URL: is required (a redis:// or rediss:// URL)'], 'only what is missing')
+  const config = loadConfig({}, {
+    require: all,
+    overrides: { DATABASE_URL: 'postgres://db/ua', REDIS_URL: 'redis://r', SMTP_URL: 'smtp://s', SECRETS_KEY: GOOD_SECRETS_KEY },
+  })
+  t.equal(config.redisUrl, 'redis://r')
+  const badRequired = configError({ DATABASE_URL: 'nope' }, { require: ['DATABASE_URL'] })
+  t.same(badRequired.problems, ['DATABASE_URL: must be a postgres:// or postgresql:// URL'], 'malformed, not missing')
+})
+
+t.test('the configuration is deeply frozen', async (t) => {
+  const config = loadConfig({ SECRETS_KEY: GOOD_SECRETS_KEY })
+  t.ok(Object.isFrozen(config))
+  t.ok(Object.isFrozen(config.webhook))
+  t.ok(Object.isFrozen(config.webhook.retryScheduleSeconds))
+  t.ok(Object.isFrozen(config.email))
+  t.throws(() => { (config as { port: number }).port = 1 }, TypeError)
+  t.throws(() => { (config.webhook as { timeoutMs: number }).timeoutMs = 1 }, TypeError)
+  t.throws(() => { (config.email.retryScheduleSeconds as number[]).push(1) }, TypeError)
+  t.equal(config.port, 3000)
+})
