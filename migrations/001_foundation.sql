@@ -30,14 +30,38 @@ CREATE INDEX api_keys_organisation_idx ON api_keys (organisation_id);
 -- 'simple' (no stemming) so every script is still searchable.
 CREATE FUNCTION ua_ts_config(language text) RETURNS regconfig
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  -- Every Snowball configuration PostgreSQL 15+ ships, by primary subtag.
   SELECT CASE split_part(lower(language), '-', 1)
+    WHEN 'ar' THEN 'arabic'::regconfig
+    WHEN 'hy' THEN 'armenian'::regconfig
+    WHEN 'eu' THEN 'basque'::regconfig
+    WHEN 'ca' THEN 'catalan'::regconfig
+    WHEN 'da' THEN 'danish'::regconfig
+    WHEN 'nl' THEN 'dutch'::regconfig
     WHEN 'en' THEN 'english'::regconfig
+    WHEN 'fi' THEN 'finnish'::regconfig
     WHEN 'fr' THEN 'french'::regconfig
-    WHEN 'es' THEN 'spanish'::regconfig
     WHEN 'de' THEN 'german'::regconfig
-    WHEN 'pt' THEN 'portuguese'::regconfig
+    WHEN 'el' THEN 'greek'::regconfig
+    WHEN 'hi' THEN 'hindi'::regconfig
+    WHEN 'hu' THEN 'hungarian'::regconfig
+    WHEN 'id' THEN 'indonesian'::regconfig
+    WHEN 'ga' THEN 'irish'::regconfig
     WHEN 'it' THEN 'italian'::regconfig
+    WHEN 'lt' THEN 'lithuanian'::regconfig
+    WHEN 'ne' THEN 'nepali'::regconfig
+    WHEN 'no' THEN 'norwegian'::regconfig
+    WHEN 'nb' THEN 'norwegian'::regconfig
+    WHEN 'nn' THEN 'norwegian'::regconfig
+    WHEN 'pt' THEN 'portuguese'::regconfig
+    WHEN 'ro' THEN 'romanian'::regconfig
     WHEN 'ru' THEN 'russian'::regconfig
+    WHEN 'sr' THEN 'serbian'::regconfig
+    WHEN 'es' THEN 'spanish'::regconfig
+    WHEN 'sv' THEN 'swedish'::regconfig
+    WHEN 'ta' THEN 'tamil'::regconfig
+    WHEN 'tr' THEN 'turkish'::regconfig
+    WHEN 'yi' THEN 'yiddish'::regconfig
     ELSE 'simple'::regconfig
   END
 $$;

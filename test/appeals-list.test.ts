@@ -111,6 +111,12 @@ t.test('list filters', async (t) => {
     peopleAtRisk: { total: 43, atLeast: true, men: 43, nationality: 'Chinese (Uyghur)' }, asks: ['Do not deport them.'],
   }))
   const draft = await createDraft(ctx, anAppeal({ title: 'Draft: second Liaoning group detained' }))
+  // Drafts only staff see; this one shows that every PostgreSQL stemmer is used, not just a few.
+  const turkey = await createDraft(ctx, anAppeal({
+    language: 'tr', title: 'Türkiye: gazeteci gözaltında', summary: 'Gazeteci üç gündür gözaltında tutuluyor.', body: '',
+    countries: ['TR'], subdivisions: [], asks: ['Serbest bırakın.'], peopleAtRisk: { total: 1 },
+  }))
+  expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${turkey.id}/withdraw`, { reason: 'test data' }), 200)
 
   const publicIds = async (query: string, as: Who = null) => ids(await page(ctx, as, query))
 
@@ -167,6 +173,7 @@ t.test('list filters', async (t) => {
     t.same(await publicIds(`q=${encodeURIComponent('lawyers OR Uyghur')}`), [thailand.id, iran.id])
     t.same(await publicIds('q=torturé'), [egypt.id], 'a French appeal is searched in French')
     t.same(await publicIds('q=arrêter'), [egypt.id], 'French stemming: arrêter matches arrêté')
+    t.same(await publicIds(`q=${encodeURIComponent('gözaltına')}`, 'editor'), [turkey.id], 'Turkish stemming: gözaltına matches gözaltında')
     t.same(await publicIds('q=UNHCR'), [liaoning.id], 'the asks are searched')
     t.same(await publicIds(`q=${encodeURIComponent('강제송환')}`), [liaoning.id], 'translations are searched')
     t.same(await publicIds(`q=${encodeURIComponent('"the"')}`), [liaoning.id], 'a stop word alone still finds its word')

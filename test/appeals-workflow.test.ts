@@ -231,3 +231,36 @@ t.test('every action is in the audit log', async (t) => {
     { action: 'appeal.close', actor_role: 'editor' },
   ])
 })
+
+t.test('delivery progress counts per channel and status, with an ETA while sending', async (t) => {
+  const ctx = await buildTestApp(t)
+  const appeal = await createPublished(ctx)
+  const url = `/v1/appeals/${appeal.id}/deliveries`
+  const { rows: [event] } = await ctx.pool.query<{ id: string }>('SELECT id FROM events WHERE appeal_id = $1', [appeal.id])
+  const insert = (channel: string, status: string, n: number, attempts: number, updatedAgo = '0 seconds') => ctx.pool.query(
+    `INSERT INTO deliveries (event_id, channel, recipient_id, status, attempts, updated_at)
+     SELECT $1, $2, gen_random_uuid(), $3, $4, now() - $5::interval FROM generate_series(1, $6)`,
+    [event!.id, channel, status, attempts, updatedAgo, n])
+
+  await insert('email', 'pending', 3, 0)
+  let progress = expectStatus(t, await ctx.request('editor', 'GET', url), 200)
+  t.same(progress, { appealId: appeal.id, channels: { email: { pending: 3 }, webhook: {} }, total: 3, pending: 3, ratePerSecond: null, eta: null },
+    'nothing sent yet: no rate, no ETA')
+
+  await insert('email', 'delivered', 2, 1)
+  await insert('webhook', 'delivered', 1, 1)
+  await insert('webhook', 'failed', 1, 8, '10 minutes')
+  const before = Date.now()
+  progress = expectStatus(t, await ctx.request('editor', 'GET', url), 200)
+  t.same(progress.channels, { email: { pending: 3, delivered: 2 }, webhook: { delivered: 1, failed: 1 } })
+  t.equal(progress.total, 7)
+  t.equal(progress.pending, 3)
+  t.equal(progress.ratePerSecond, 3 / 60, 'three completions in the last minute')
+  const eta = Date.parse(progress.eta)
+  t.ok(eta >= before + 59_000 && eta <= Date.now() + 61_000, `three pending at 0.05/s: about a minute from now (${progress.eta})`)
+
+  await ctx.pool.query(`UPDATE deliveries SET status = 'delivered', attempts = 1, updated_at = now() WHERE status = 'pending'`)
+  progress = expectStatus(t, await ctx.request('editor', 'GET', url), 200)
+  t.equal(progress.pending, 0)
+  t.equal(progress.eta, null, 'done: no ETA')
+})

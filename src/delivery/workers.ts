@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js'
 import { processFanout } from '../jobs/fan-out.js'
 import { createWorkerRedis, QUEUE, type FanoutJob } from '../queue/queues.js'
 import type { DeliveryChannel } from './channel.js'
+import { startWebhookDelivery } from '../webhooks/worker.js'
 
 export interface DeliveryDeps {
   config: Readonly<Config>
@@ -28,7 +29,9 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
   const connection = createWorkerRedis(config.redisUrl)
   const closables: Closable[] = []
 
-  const channels: DeliveryChannel[] = []
+  const webhooks = await startWebhookDelivery({ config, pool, logger, connection })
+  closables.push(webhooks)
+  const channels: DeliveryChannel[] = [webhooks.channel]
 
   const fanout = new Worker<FanoutJob>(QUEUE.fanout, (job) => processFanout(job, { pool, channels }), {
     connection, prefix: config.queuePrefix, concurrency: 4,

@@ -1,0 +1,304 @@
+// SQL of webhook delivery work in the shared `deliveries` table: freezing
+// an event's audience in one INSERT … SELECT, claiming chunks, recording a
+// batch of outcomes in one UPDATE … FROM unnest, endpoint health, the
+// reconciler's sweeps and the disable/recovery notices.
+import type { Queryable } from '../db/pool.js'
+import { iso } from '../db/sql.js'
+
+/** Deliveries that need no more work. */
+export const FINAL_STATUSES = ['delivered', 'failed', 'expired', 'skipped'] as const
+
+/**
+ * Writes one row per matching endpoint: event type, countries, themes and
+ * minimum urgency of the appeal as the event carries it (the appeal row for
+ * events without one, i.e. appeal.withdrawn). `webhook.test` goes to the
+ * endpoint named in its data only. Disabled endpoints get `skipped` rows,
+ * which `recover` can bring back.
+ */
+export async function freezeWebhookAudience(db: Queryable, eventId: string): Promise<number> {
+  const result = await db.query(
+    `WITH ev AS (
+       SELECT e.id, e.type, e.organisation_id,
+              e.payload -> 'data' ->> 'endpointId' AS test_endpoint,
+              CASE WHEN e.payload -> 'data' ? 'appeal'
+                   THEN ARRAY(SELECT jsonb_array_elements_text(e.payload -> 'data' -> 'appeal' -> 'countries'))
+                   ELSE a.countries END AS countries,
+              CASE WHEN e.payload -> 'data' ? 'appeal'
+                   THEN ARRAY(SELECT jsonb_array_elements_text(e.payload -> 'data' -> 'appeal' -> 'themes'))
+                   ELSE a.themes END AS themes,
+              coalesce(e.payload -> 'data' -> 'appeal' ->> 'urgency', a.urgency) AS urgency
+         FROM events e LEFT JOIN appeals a ON a.id = e.appeal_id
+        WHERE e.id = $1)
+     INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, last_error, completed_at)
+     SELECT ev.id, 'webhook', w.id,
+            CASE WHEN w.status = 'active' THEN 'pending' ELSE 'skipped' END,
+            CASE WHEN w.status = 'active' THEN now() END,
+            CASE WHEN w.status = 'active' THEN NULL ELSE 'endpoint disabled' END,
+            CASE WHEN w.status = 'active' THEN NULL ELSE now() END
+       FROM ev JOIN webhook_endpoints w ON
+            CASE WHEN ev.type = 'webhook.test'
+                 THEN w.id::text = ev.test_endpoint AND w.organisation_id = ev.organisation_id
+                 ELSE w.event_types @> ARRAY[ev.type]
+                  AND (ev.organisation_id IS NULL OR w.organisation_id = ev.organisation_id)
+                  AND (w.countries = '{}' OR w.countries && ev.countries)
+                  AND (w.themes = '{}' OR w.themes && ev.themes)
+                  AND (w.min_urgency IS NULL
+                       OR array_position(ARRAY['normal', 'high', 'critical'], ev.urgency)
+                          >= array_position(ARRAY['normal', 'high', 'critical'], w.min_urgency))
+            END
+     ORDER BY w.id
+     ON CONFLICT (event_id, channel, recipient_id) DO NOTHING`, [eventId])
+  return result.rowCount ?? 0
+}
+
+/** The event's deliveries still waiting for a first attempt, marked as handed to the queue. */
+export async function markPendingQueued(db: Queryable, eventId: string): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `UPDATE deliveries SET queued_at = now()
+      WHERE event_id = $1 AND channel = 'webhook' AND status = 'pending' RETURNING id`, [eventId])
+  return rows.map((r) => r.id).sort((a, b) => a - b)
+}
+
+export interface ClaimedDelivery {
+  id: number
+  eventId: string
+  eventType: string
+  payload: unknown
+  endpointId: string
+  attempts: number
+  previousStatus: 'pending' | 'retrying'
+  /** null when the endpoint has been deleted. */
+  endpointStatus: 'active' | 'disabled' | null
+  url: string | null
+  secretCurrent: Buffer | null
+  secretPrevious: Buffer | null
+  previousActive: boolean
+  actionDeadline: string | null
+}
+
+const CLAIMED_SELECT = `
+  SELECT c.id, c.event_id AS "eventId", ev.type AS "eventType", ev.payload, c.recipient_id AS "endpointId",
+         c.attempts, c.previous_status AS "previousStatus", w.status AS "endpointStatus", w.url,
+         w.secret_current AS "secretCurrent", w.secret_previous AS "secretPrevious",
+         coalesce(w.secret_previous_expires_at > now(), false) AS "previousActive",
+         a.action_deadline::text AS "actionDeadline"
+    FROM claimed c JOIN events ev ON ev.id = c.event_id
+    LEFT JOIN webhook_endpoints w ON w.id = c.recipient_id
+    LEFT JOIN appeals a ON a.id = ev.appeal_id`
+
+/**
+ * Moves due rows among `ids` to `sending` and returns what an attempt
+ * needs. Rows another worker holds, already final, or not yet due are left
+ * alone: a duplicated job is a no-op.
+ */
+export async function claimDeliveries(db: Queryable, ids: number[]): Promise<ClaimedDelivery[]> {
+  const { rows } = await db.query<ClaimedDelivery>(
+    `WITH picked AS (
+       SELECT id, status FROM deliveries
+        WHERE id = ANY($1) AND channel = 'webhook' AND status IN ('pending', 'retrying')
+          AND (next_attempt_at IS NULL OR next_attempt_at <= now() + interval '1 second')
+        ORDER BY id FOR UPDATE SKIP LOCKED),
+     claimed AS (
+       UPDATE deliveries d SET status = 'sending', updated_at = now()
+         FROM picked WHERE d.id = picked.id
+       RETURNING d.id, d.event_id, d.recipient_id, d.attempts, picked.status AS previous_status)
+     ${CLAIMED_SELECT}`, [ids])
+  return rows
+}
+
+/** The same shape for one row the API has just inserted in `sending` (test pings). */
+export async function loadSending(db: Queryable, id: number): Promise<ClaimedDelivery | null> {
+  const { rows } = await db.query<ClaimedDelivery>(
+    `WITH claimed AS (
+       SELECT id, event_id, recipient_id, attempts, 'pending'::text AS previous_status FROM deliveries
+        WHERE id = $1 AND status = 'sending')
+     ${CLAIMED_SELECT}`, [id])
+  return rows[0] ?? null
+}
+
+/** Gives claimed rows back unattempted (their endpoint was busy): due again shortly. */
+export async function releaseDeliveries(db: Queryable, rows: { id: number; previousStatus: string }[], retryAt: Date): Promise<void> {
+  if (rows.length === 0) return
+  await db.query(
+    `UPDATE deliveries d SET status = u.status, next_attempt_at = $3, queued_at = now(), updated_at = now()
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, status)
+      WHERE d.id = u.id AND d.status = 'sending'`,
+    [rows.map((r) => r.id), rows.map((r) => r.previousStatus), retryAt])
+}
+
+export interface AttemptRecord {
+  deliveryId: number
+  trigger: string
+  address: string | null
+  statusCode: number | null
+  errorClass: string | null
+  error: string | null
+  durationMs: number
+  response: string | null
+  nextAttemptAt: Date | null
+  at: Date
+}
+
+/** Inserts a batch of attempts in one statement; returns their ids in order. */
+export async function insertAttempts(db: Queryable, attempts: AttemptRecord[]): Promise<number[]> {
+  if (attempts.length === 0) return []
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO webhook_attempts (delivery_id, trigger, address, status_code, error_class, error, duration_ms, response, next_attempt_at, at)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[], $8::text[],
+                          $9::timestamptz[], $10::timestamptz[])
+     RETURNING id`,
+    [attempts.map((a) => a.deliveryId), attempts.map((a) => a.trigger), attempts.map((a) => a.address),
+      attempts.map((a) => a.statusCode), attempts.map((a) => a.errorClass), attempts.map((a) => a.error),
+      attempts.map((a) => a.durationMs), attempts.map((a) => a.response), attempts.map((a) => a.nextAttemptAt),
+      attempts.map((a) => a.at)])
+  return rows.map((r) => r.id)
+}
+
+export interface DeliveryOutcome {
+  id: number
+  status: string
+  /** 1 when an attempt was made, 0 when the row was closed without one (skipped, expired). */
+  attempted: 0 | 1
+  nextAttemptAt: Date | null
+  lastError: string | null
+}
+
+/** Records a batch of outcomes in one statement; rows no longer `sending` (endpoint deleted meanwhile) are left alone. */
+export async function recordOutcomes(db: Queryable, outcomes: DeliveryOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return
+  await db.query(
+    `UPDATE deliveries d
+        SET status = u.status, attempts = d.attempts + u.attempted, next_attempt_at = u.next, last_error = u.err,
+            completed_at = CASE WHEN u.status = ANY($6) THEN now() END,
+            queued_at = CASE WHEN u.status = 'retrying' THEN now() ELSE d.queued_at END,
+            updated_at = now()
+       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[]) AS u(id, status, attempted, next, err)
+      WHERE d.id = u.id AND d.status = 'sending'`,
+    [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.attempted),
+      outcomes.map((o) => o.nextAttemptAt), outcomes.map((o) => o.lastError), FINAL_STATUSES])
+}
+
+export interface EndpointHealth {
+  endpointId: string
+  /** The latest outcome in the batch. */
+  ok: boolean
+  /** A 410 was received: disable at once. */
+  gone: boolean
+  /** Start of the failures at the end of the batch (null when it ended in success). */
+  firstFailureAt: Date | null
+}
+
+export interface HealthTransition {
+  id: string
+  disabled: boolean
+  recovered: boolean
+  reason: 'gone' | 'failing'
+}
+
+/**
+ * Applies the batch to each endpoint: a success clears `failing_since`; a
+ * failure starts it; a 410, or failures for `disableAfterSeconds`, disable
+ * an active endpoint and owe its contact a notice; the first success after
+ * a disablement owes a recovery notice. Returns the transitions.
+ */
+export async function applyEndpointHealth(db: Queryable, health: EndpointHealth[], disableAfterSeconds: number): Promise<HealthTransition[]> {
+  if (health.length === 0) return []
+  const ids = health.map((h) => h.endpointId)
+  // Lock in id order first, so concurrent batches touching the same endpoints neither deadlock nor read stale state.
+  await db.query('SELECT id FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids])
+  const { rows } = await db.query<HealthTransition>(
+    `UPDATE webhook_endpoints w SET
+        failing_since = x.failing_since,
+        status = CASE WHEN x.disable THEN 'disabled' ELSE w.status END,
+        disabled_reason = CASE WHEN x.disable THEN x.reason ELSE w.disabled_reason END,
+        disabled_at = CASE WHEN x.disable THEN now() ELSE w.disabled_at END,
+        notify_on_recovery = CASE WHEN x.disable THEN true WHEN x.recovered THEN false ELSE w.notify_on_recovery END,
+        notice_pending = CASE WHEN x.disable THEN 'disabled' WHEN x.recovered THEN 'recovered' ELSE w.notice_pending END,
+        version = CASE WHEN x.disable THEN w.version + 1 ELSE w.version END,
+        updated_at = CASE WHEN x.disable THEN now() ELSE w.updated_at END
+       FROM (
+         SELECT w2.id,
+                CASE WHEN u.ok THEN NULL ELSE coalesce(w2.failing_since, u.first_failure) END AS failing_since,
+                (w2.status = 'active' AND NOT u.ok
+                  AND (u.gone OR coalesce(w2.failing_since, u.first_failure) <= now() - make_interval(secs => $5::int))) AS disable,
+                (u.ok AND w2.status = 'active' AND w2.notify_on_recovery) AS recovered,
+                CASE WHEN u.gone THEN 'gone' ELSE 'failing' END AS reason
+           FROM webhook_endpoints w2
+           JOIN unnest($1::uuid[], $2::bool[], $3::bool[], $4::timestamptz[]) AS u(id, ok, gone, first_failure) ON u.id = w2.id
+       ) x
+      WHERE w.id = x.id
+      RETURNING w.id, x.disable AS disabled, x.recovered, x.reason`,
+    [ids, health.map((h) => h.ok), health.map((h) => h.gone), health.map((h) => h.firstFailureAt), disableAfterSeconds])
+  return rows.filter((r) => r.disabled || r.recovered)
+}
+
+/** A disabled endpoint's unfinished deliveries become `skipped` (recoverable). */
+export async function skipUnfinished(db: Queryable, endpointIds: string[]): Promise<number> {
+  if (endpointIds.length === 0) return 0
+  const result = await db.query(
+    `UPDATE deliveries SET status = 'skipped', last_error = 'endpoint disabled', next_attempt_at = NULL,
+            completed_at = now(), updated_at = now()
+      WHERE channel = 'webhook' AND recipient_id = ANY($1) AND status IN ('pending', 'retrying')`, [endpointIds])
+  return result.rowCount ?? 0
+}
+
+// ---------------------------------------------------------------------------
+// Reconciler.
+
+/** Rows stuck in `sending` (their worker died mid-attempt) become due again: at-least-once. */
+export async function reviveStaleSending(db: Queryable, olderThanSeconds: number): Promise<number> {
+  const result = await db.query(
+    `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
+            next_attempt_at = now(), updated_at = now()
+      WHERE channel = 'webhook' AND status = 'sending' AND updated_at < now() - make_interval(secs => $1::int)`,
+    [olderThanSeconds])
+  return result.rowCount ?? 0
+}
+
+/** Due rows whose job should have run a while ago; stamped so the next sweep leaves them to the new job. */
+export async function claimOverdue(db: Queryable, graceSeconds: number, limit: number): Promise<{ id: number; attempts: number }[]> {
+  const { rows } = await db.query<{ id: number; attempts: number }>(
+    `WITH due AS (
+       SELECT id FROM deliveries
+        WHERE channel = 'webhook' AND status IN ('pending', 'retrying')
+          AND coalesce(next_attempt_at, created_at) <= now() - make_interval(secs => $1::int)
+          AND (queued_at IS NULL OR queued_at <= now() - make_interval(secs => $1::int))
+        ORDER BY next_attempt_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED)
+     UPDATE deliveries d SET queued_at = now() FROM due WHERE d.id = due.id
+     RETURNING d.id, d.attempts`, [graceSeconds, limit])
+  return rows.sort((a, b) => a.id - b.id)
+}
+
+export interface Notice {
+  endpointId: string
+  kind: 'disabled' | 'recovered'
+  url: string
+  description: string | null
+  disabledReason: string | null
+  disabledAt: string | null
+  organisationName: string
+  contactEmail: string | null
+}
+
+/** Takes up to `limit` owed notices (locked; the caller's transaction commits once they are sent). */
+export async function takeNotices(db: Queryable, limit: number): Promise<Notice[]> {
+  const { rows } = await db.query<Notice>(
+    `WITH picked AS (
+       SELECT id, notice_pending FROM webhook_endpoints WHERE notice_pending IS NOT NULL
+        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+     UPDATE webhook_endpoints w SET notice_pending = NULL
+       FROM picked, organisations o
+      WHERE w.id = picked.id AND o.id = w.organisation_id
+     RETURNING w.id AS "endpointId", picked.notice_pending AS kind, w.url, w.description,
+               w.disabled_reason AS "disabledReason", ${iso('w.disabled_at')} AS "disabledAt",
+               o.name AS "organisationName", o.contact_email AS "contactEmail"`, [limit])
+  return rows
+}
+
+/** A test ping's delivery, inserted already claimed (`sending`) by the API, which attempts it at once. */
+export async function insertTestDelivery(db: Queryable, eventId: string, endpointId: string): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, queued_at)
+     VALUES ($1, 'webhook', $2, 'sending', now(), now()) RETURNING id`, [eventId, endpointId])
+  return rows[0]!.id
+}

@@ -1,0 +1,60 @@
+// The webhook delivery channel (delivery/channel.ts contract): freezes an
+// event's partner audience in one statement, enqueues chunk jobs of ids,
+// and reconciles what Redis lost with what Postgres knows is due.
+import type { Queue } from 'bullmq'
+import type { Config } from '../config.js'
+import type { Pool, Queryable } from '../db/pool.js'
+import type { DeliveryChannel } from '../delivery/channel.js'
+import type { EventRow } from '../repositories/events.js'
+import { claimOverdue, freezeWebhookAudience, markPendingQueued, reviveStaleSending } from '../repositories/webhook-deliveries.js'
+import { chunk, PRIORITY, type WebhookJob } from './queue.js'
+
+/** A due row without a run for this long is presumed to have lost its job. */
+const OVERDUE_SECONDS = 30
+const RECONCILE_LIMIT = 5000
+
+export class WebhookChannel implements DeliveryChannel {
+  readonly name = 'webhook' as const
+
+  constructor(private readonly deps: {
+    pool: Pool
+    config: Readonly<Config>
+    queue: Queue<WebhookJob>
+    /** Sends owed disable/recovery notices; the reconciler retries failed sends. */
+    sendNotices?: () => Promise<number>
+  }) {}
+
+  freeze(db: Queryable, event: EventRow): Promise<number> {
+    return freezeWebhookAudience(db, event.id)
+  }
+
+  async enqueue(event: EventRow): Promise<number> {
+    const ids = await markPendingQueued(this.deps.pool, event.id)
+    if (ids.length === 0) return 0
+    // No priority: BullMQ serves these before every prioritised retry.
+    await this.deps.queue.addBulk(chunk(ids).map((part) => ({
+      name: 'deliver', data: { ids: part, trigger: 'scheduled' as const }, opts: { jobId: `wh-${event.id}-${part[0]}` },
+    })))
+    return ids.length
+  }
+
+  async reconcile(): Promise<number> {
+    const { pool, config, queue } = this.deps
+    // A worker that died mid-attempt leaves `sending` rows: due again once they cannot still be in flight.
+    await reviveStaleSending(pool, Math.ceil(config.webhook.timeoutMs / 1000) * 2 + 60)
+    const overdue = await claimOverdue(pool, OVERDUE_SECONDS, RECONCILE_LIMIT)
+    const stamp = Date.now()
+    if (overdue.length > 0) {
+      const fresh = overdue.filter((r) => r.attempts === 0).map((r) => r.id)
+      const retries = overdue.filter((r) => r.attempts > 0).map((r) => r.id)
+      await queue.addBulk([
+        ...chunk(fresh).map((ids) => ({ name: 'deliver', data: { ids, trigger: 'scheduled' as const }, opts: { jobId: `whc-${ids[0]}-${stamp}` } })),
+        ...chunk(retries).map((ids) => ({
+          name: 'retry', data: { ids, trigger: 'scheduled' as const }, opts: { jobId: `whc-${ids[0]}-${stamp}`, priority: PRIORITY.retry },
+        })),
+      ])
+    }
+    await this.deps.sendNotices?.()
+    return overdue.length
+  }
+}

@@ -1,0 +1,67 @@
+// Helpers shared by the webhook test files: the worker pieces a real
+// deployment runs (outbox relay + delivery workers), endpoint creation
+// through the API, Standard Webhooks verification as a receiver does it,
+// and bounded waits on Postgres.
+import { pino } from 'pino'
+import { Webhook } from 'standardwebhooks'
+import type { Config } from '../../src/config.js'
+import { createPool } from '../../src/db/pool.js'
+import { startDeliveryWorkers } from '../../src/delivery/workers.js'
+import { startTestWorker, type TestApp } from './context.js'
+import type { ReceivedRequest } from './receiver.js'
+
+interface Tap { teardown(fn: () => unknown): void }
+
+/** The `worker` role as cli.ts starts it: outbox relay and delivery workers, closed at teardown. */
+export async function startDelivery(t: Tap, config: Readonly<Config>): Promise<{ close(): Promise<void> }> {
+  const relay = await startTestWorker(t, config)
+  const pool = createPool(config.databaseUrl, { max: 6, applicationName: 'urgent-appeals-test-delivery' })
+  const delivery = await startDeliveryWorkers({ config, pool, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      await relay.close()
+      await delivery.close()
+      await pool.end()
+    })()
+    return closing
+  }
+  t.teardown(close)
+  return { close }
+}
+
+type As = 'partner' | 'otherPartner' | 'admin'
+
+/** Registers an endpoint through the API; returns the 201 body (with `secret`). */
+export async function createEndpoint(ctx: TestApp, body: Record<string, unknown>, as: As = 'partner'): Promise<any> {
+  const res = await ctx.request(as, 'POST', '/v1/webhooks', { eventTypes: ['appeal.published'], ...body })
+  if (res.statusCode !== 201) throw new Error(`create webhook failed: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+/** Verifies a received request exactly as a partner would, with the standardwebhooks package. Throws if invalid. */
+export function verify(secret: string, request: ReceivedRequest): unknown {
+  return new Webhook(secret).verify(request.body, {
+    'webhook-id': String(request.headers['webhook-id']),
+    'webhook-timestamp': String(request.headers['webhook-timestamp']),
+    'webhook-signature': String(request.headers['webhook-signature']),
+  })
+}
+
+/** Polls `check` every 25 ms until it returns a truthy value; rejects after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** The endpoint's deliveries as the partner sees them (first page). */
+export async function deliveriesOf(ctx: TestApp, endpointId: string, as: As = 'partner', query = ''): Promise<any[]> {
+  const res = await ctx.request(as, 'GET', `/v1/webhooks/${endpointId}/deliveries${query}`)
+  if (res.statusCode !== 200) throw new Error(`deliveries failed: ${res.statusCode} ${res.body}`)
+  return res.json().items
+}
