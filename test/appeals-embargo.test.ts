@@ -36,6 +36,7 @@ t.test('an embargoed appeal is scheduled by publish and published by the worker 
   // Asking again changes nothing but is not an error.
   const again = expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`), 200)
   t.equal(again.scheduledPublishAt, embargoUntil)
+  t.equal(again.version, 2, 'a second request does not make a new version')
 
   expectProblem(t, await ctx.request(null, 'GET', `/v1/appeals/${draft.id}`), 404, 'not-found')
   expectProblem(t, await ctx.request('partner', 'GET', `/v1/appeals/${draft.id}`), 404, 'not-found')

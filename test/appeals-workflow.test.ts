@@ -19,6 +19,11 @@ t.test('the whole staff workflow on the Liaoning case', async (t) => {
   t.equal(created.headers.etag, '"1"')
   t.equal(created.headers.location, url)
   t.same(appeal.peopleAtRisk, liaoningAppeal().peopleAtRisk)
+  t.same(appeal.targets, liaoningAppeal().targets)
+  t.same(appeal.sources, liaoningAppeal().sources)
+  t.same(appeal.asks, liaoningAppeal().asks)
+  t.same(appeal.themes, liaoningAppeal().themes)
+  t.equal(appeal.actionDeadline, '2099-06-30')
   t.match(appeal.createdAt, ISO)
   t.equal(appeal.updatedAt, appeal.createdAt)
   t.equal(appeal.publishedAt, null)
@@ -51,6 +56,10 @@ t.test('the whole staff workflow on the Liaoning case', async (t) => {
     t.equal(body.version, 4)
     t.equal(body.translations.length, 1, 'replaced, not added')
     t.equal(body.translations[0].body, '2019년 4월 28일 체포.')
+
+    // The same text again is not a change.
+    res = await ctx.request('editor', 'PUT', `${url}/translations/ko`, { ...ko, body: '2019년 4월 28일 체포.' })
+    t.equal(expectStatus(t, res, 200).version, 4, 'no new version for the same text')
 
     res = await ctx.request('editor', 'PUT', `${url}/translations/fr`, {
       title: 'Chine : sept Nord-Coréens risquent un renvoi forcé', summary: 'Détenus au Liaoning depuis le 28 avril 2019.',
@@ -263,4 +272,17 @@ t.test('delivery progress counts per channel and status, with an ETA while sendi
   progress = expectStatus(t, await ctx.request('editor', 'GET', url), 200)
   t.equal(progress.pending, 0)
   t.equal(progress.eta, null, 'done: no ETA')
+})
+
+t.test('codes are stored in canonical form', async (t) => {
+  const ctx = await buildTestApp(t)
+  const appeal = await createDraft(ctx, anAppeal({
+    language: 'EN-gb', themes: ['torture', 'torture', 'children'],
+    targets: [{ name: 'Minister of Public Security', preferredLanguage: 'ZH-hans' }],
+    embargoUntil: '2099-01-01T09:00:00+09:00',
+  }))
+  t.equal(appeal.language, 'en-GB')
+  t.same(appeal.themes, ['torture', 'children'], 'a theme once')
+  t.equal(appeal.targets[0].preferredLanguage, 'zh-Hans')
+  t.equal(appeal.embargoUntil, '2099-01-01T00:00:00.000Z', 'timestamps in UTC')
 })

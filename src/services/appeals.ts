@@ -83,6 +83,9 @@ function checkSemantics(f: Partial<CreateAppeal & PatchAppeal>, current?: Appeal
       errors.push({ pointer: `/targets/${i}/preferredLanguage`, in: 'body', message: 'is not a known BCP 47 language' })
     }
   })
+  if (f.targets) {
+    out.targets = f.targets.map((t) => (t.preferredLanguage ? { ...t, preferredLanguage: canonicalLanguage(t.preferredLanguage) ?? t.preferredLanguage } : t))
+  }
   const p = f.peopleAtRisk
   if (p) {
     const counted = (p.women ?? 0) + (p.men ?? 0) + (p.girls ?? 0) + (p.boys ?? 0) + (p.minors ?? 0)
@@ -214,8 +217,13 @@ export class AppealService {
         throw unprocessable(`The appeal is written in ${canonical}; edit the original with PATCH instead.`,
           [{ pointer: '/language', in: 'path', message: 'is the language of the original' }], 'translation-of-original')
       }
-      const created = !row.translations.some((t) => t.language === canonical)
-      await repo.upsertTranslation(tx, id, canonical, { title: input.title, summary: input.summary, body: input.body ?? '', asks: input.asks ?? [] })
+      const existing = row.translations.find((t) => t.language === canonical)
+      const translation = { title: input.title, summary: input.summary, body: input.body ?? '', asks: input.asks ?? [] }
+      if (existing && canonicalJson(translation) === canonicalJson({ title: existing.title, summary: existing.summary, body: existing.body, asks: existing.asks })) {
+        return { appeal: toApi(row), created: false } // the same text again: same version, no event
+      }
+      const created = existing === undefined
+      await repo.upsertTranslation(tx, id, canonical, translation)
       await repo.updateAppeal(tx, id, {})
       const updated = (await repo.findAppeal(tx, id, { kind: 'all' }))!
       await recordAudit(tx, actor, 'appeal.translate', 'appeal', id, { language: canonical })
@@ -232,6 +240,7 @@ export class AppealService {
       if (row.status !== 'draft') throw illegalTransition('publish', row.status)
       if (row.asks.length === 0) throw notReadyToPublish([{ pointer: '/asks', in: 'body', message: 'needs at least one ask before publishing' }])
       const embargoed = row.embargoUntil !== null && Date.parse(row.embargoUntil) > Date.now()
+      if (embargoed && row.publishRequestedAt !== null) return toApi(row) // already scheduled: nothing changes
       if (embargoed) {
         await repo.updateAppeal(tx, id, {}, { publish_requested_at: 'coalesce(publish_requested_at, now())' })
         await recordAudit(tx, actor, 'appeal.schedule', 'appeal', id, { embargoUntil: row.embargoUntil })
