@@ -242,7 +242,7 @@ export class AppealService {
       const embargoed = row.embargoUntil !== null && Date.parse(row.embargoUntil) > Date.now()
       if (embargoed && row.publishRequestedAt !== null) return toApi(row) // already scheduled: nothing changes
       if (embargoed) {
-        await repo.updateAppeal(tx, id, {}, { publish_requested_at: 'coalesce(publish_requested_at, now())' })
+        await repo.updateAppeal(tx, id, {}, { publish_requested_at: 'now()' })
         await recordAudit(tx, actor, 'appeal.schedule', 'appeal', id, { embargoUntil: row.embargoUntil })
         return toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
       }
