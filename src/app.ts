@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js'
 import { appealRoutes } from './routes/appeals.js'
 import { eventRoutes } from './routes/events.js'
 import { administrationRoutes } from './routes/administration.js'
+import { supporters } from './routes/supporters.js'
 import { webhookRoutes } from './routes/webhooks.js'
 import { AppealService } from './services/appeals.js'
 import { VERSION } from './version.js'
@@ -65,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(appealRoutes, { prefix: '/v1', appeals: new AppealService(deps.pool) })
   await app.register(eventRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })
+  await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis })
   await app.register(webhookRoutes, { prefix: '/v1', config: deps.config, pool: deps.pool, redis: deps.redis })
   return app as unknown as FastifyInstance
 }

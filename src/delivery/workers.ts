@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js'
 import { processFanout } from '../jobs/fan-out.js'
 import { createWorkerRedis, QUEUE, type FanoutJob } from '../queue/queues.js'
 import type { DeliveryChannel } from './channel.js'
+import { startEmailDelivery } from '../email/worker.js'
 import { startWebhookDelivery } from '../webhooks/worker.js'
 
 export interface DeliveryDeps {
@@ -32,6 +33,10 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
   const webhooks = await startWebhookDelivery({ config, pool, logger, connection })
   closables.push(webhooks)
   const channels: DeliveryChannel[] = [webhooks.channel]
+  // Email after webhooks: fan-out asks channels in this order, partners hear first.
+  const email = await startEmailDelivery({ config, pool, logger, connection })
+  closables.push(email)
+  channels.push(email.channel)
 
   const fanout = new Worker<FanoutJob>(QUEUE.fanout, (job) => processFanout(job, { pool, channels }), {
     connection, prefix: config.queuePrefix, concurrency: 4,

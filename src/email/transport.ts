@@ -12,6 +12,11 @@ export function createMailTransport(config: Readonly<Config>, options: { maxConn
     pool: true,
     maxConnections: options.maxConnections ?? 5,
     maxMessages: Infinity,
+    // A relay that stops answering must not hold a chunk (and its claimed
+    // rows) for nodemailer's 10-minute default; the failure is retried.
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 120_000,
     ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKey } } : {}),
   } as TransportOptions)
 }

@@ -1,0 +1,81 @@
+// Owns the `email` queue: its job shapes (ids only, never addresses or
+// content), job ids, priorities and how EMAIL_MAX_PER_SECOND becomes a
+// global BullMQ limiter. Alerts travel as chunks of delivery ids;
+// confirmation mails as one subscription id each.
+import { Queue, type JobsOptions } from 'bullmq'
+import type { Redis } from 'ioredis'
+
+export const EMAIL_QUEUE = 'email'
+
+export type EmailJob =
+  | { kind: 'alert'; eventId: string; ids: number[] }
+  | { kind: 'confirmation'; subscriptionId: string }
+
+/** Delivery ids per chunk job: big enough to amortise a job, small enough to keep memory flat. */
+export const CHUNK_SIZE = 500
+
+/**
+ * Lower is sooner: a supporter waiting for a confirmation should not wait
+ * behind 100 000 alert mails, and first attempts go before retries.
+ */
+export const PRIORITY = { confirmation: 1, first: 2, retry: 3 } as const
+
+/**
+ * With a global cap of `maxPerSecond` mails, each chunk holds at most one
+ * second of mail and the limiter starts one chunk per `duration`, so the
+ * cap holds across every worker without a Redis round trip per mail.
+ */
+export function chunkSizeFor(maxPerSecond: number): number {
+  return maxPerSecond > 0 ? Math.max(1, Math.min(CHUNK_SIZE, maxPerSecond)) : CHUNK_SIZE
+}
+
+export function limiterFor(maxPerSecond: number): { max: number; duration: number } | undefined {
+  if (maxPerSecond <= 0) return undefined
+  return { max: 1, duration: Math.ceil((chunkSizeFor(maxPerSecond) * 1000) / maxPerSecond) }
+}
+
+/** BullMQ job ids cannot contain ':'; event ids and uuids never do. */
+export const alertJobId = (eventId: string, attempt: number, firstId: number) => `email-${eventId}-a${attempt}-${firstId}`
+export const confirmationJobId = (subscriptionId: string) => `confirm-${subscriptionId}`
+
+export function alertJob(eventId: string, ids: number[], attempt: number, delayMs = 0): { name: string; data: EmailJob; opts: JobsOptions } {
+  return {
+    name: 'alert',
+    data: { kind: 'alert', eventId, ids },
+    opts: {
+      jobId: alertJobId(eventId, attempt, ids[0] ?? 0),
+      priority: attempt > 1 ? PRIORITY.retry : PRIORITY.first,
+      ...(delayMs > 0 ? { delay: delayMs } : {}),
+    },
+  }
+}
+
+/** Backoff type whose delays follow EMAIL_RETRY_SCHEDULE (see `scheduleBackoff`). */
+export const SCHEDULE_BACKOFF = 'email-schedule'
+
+export function scheduleBackoff(retryScheduleSeconds: readonly number[]) {
+  return (attemptsMade: number) => (retryScheduleSeconds[Math.max(0, attemptsMade - 1)] ?? retryScheduleSeconds.at(-1) ?? 60) * 1000
+}
+
+/** A confirmation mail: temporary failures are retried by BullMQ on EMAIL_RETRY_SCHEDULE. */
+export function confirmationJob(subscriptionId: string, retryScheduleSeconds: readonly number[]): { name: string; data: EmailJob; opts: JobsOptions } {
+  return {
+    name: 'confirmation',
+    data: { kind: 'confirmation', subscriptionId },
+    // Removed when done: a later confirmation (after 24 h) must not collide
+    // with this id, while a duplicate enqueue of a waiting one is ignored.
+    opts: {
+      jobId: confirmationJobId(subscriptionId), priority: PRIORITY.confirmation, removeOnComplete: true, removeOnFail: true,
+      attempts: retryScheduleSeconds.length + 1, backoff: { type: SCHEDULE_BACKOFF },
+    },
+  }
+}
+
+export function createEmailQueue(connection: Redis, prefix: string): Queue<EmailJob> {
+  return new Queue<EmailJob>(EMAIL_QUEUE, {
+    connection, prefix,
+    // Alert chunks record per-recipient outcomes themselves; a job-level
+    // retry only covers a crash or a database outage mid-chunk.
+    defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 1000, removeOnFail: 10_000 },
+  })
+}

@@ -1,0 +1,183 @@
+// Processes `email` jobs. An alert chunk: load the event once, render its
+// message once per (event, language) into a MIME template (cached), then
+// per window of recipients re-check suppression and claim in one
+// statement, fill in each recipient's links and send over the pooled SMTP
+// transport; outcomes of the chunk are written in one statement and
+// temporary failures re-enqueued on EMAIL_RETRY_SCHEDULE. A confirmation:
+// render and send one mail. Logs carry ids and SMTP codes, never addresses
+// or tokens.
+import type { Job, Queue } from 'bullmq'
+import type { Config } from '../config.js'
+import type { Pool } from '../db/pool.js'
+import { withTransaction } from '../db/pool.js'
+import type { Logger } from '../logger.js'
+import { findEventById } from '../repositories/events.js'
+import { cancelRows, claimWindow, recordOutcomes, type Outcome } from '../repositories/email-deliveries.js'
+import * as subscriptions from '../repositories/subscriptions.js'
+import { deriveToken } from '../lib/supporter-tokens.js'
+import { localeFor, type Locale } from '../i18n/index.js'
+import { isMailworthy, renderAlert, SLOT_PREFERENCES, SLOT_UNSUBSCRIBE, type AlertEvent } from './alert-message.js'
+import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
+import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
+import type { MailTransport } from './transport.js'
+import { alertJob, type EmailJob } from './queue.js'
+
+/** Recipients claimed and sent together: the send-time re-check runs once per window. */
+export const WINDOW = 50
+const TEMPLATE_CACHE_SIZE = 256
+
+export interface SmtpFailure { permanent: boolean; detail: string }
+
+/** 5xx is permanent (except authentication, which is our problem, not the address's); 4xx and connection errors are temporary. */
+export function classifySmtpError(error: unknown): SmtpFailure {
+  const e = error as { responseCode?: number; code?: string; response?: string }
+  const code = typeof e.responseCode === 'number' ? e.responseCode : null
+  const permanent = code !== null && code >= 500 && code < 600 && e.code !== 'EAUTH'
+  // Server replies may quote the address: keep codes and words, drop anything address-like.
+  const response = (e.response ?? '').replace(/[^\s<>"']+@[^\s<>"']+/g, '[address]').slice(0, 200)
+  return { permanent, detail: [code ? `SMTP ${code}` : null, e.code ?? null, response || null].filter(Boolean).join(' ') || 'send failed' }
+}
+
+export class EmailSender {
+  private readonly from: MailFrom
+  private readonly listId: string
+  private readonly templates = new Map<string, MimeTemplate>()
+
+  constructor(private readonly deps: {
+    config: Readonly<Config>
+    pool: Pool
+    transport: MailTransport
+    queue: Queue<EmailJob>
+    logger: Logger
+  }) {
+    this.from = parseMailFrom(deps.config.mailFrom)
+    this.listId = `alerts.${this.from.domain}`
+  }
+
+  async process(job: Pick<Job<EmailJob>, 'data' | 'attemptsMade' | 'opts'>): Promise<Record<string, number>> {
+    return job.data.kind === 'alert'
+      ? this.processAlert(job.data.eventId, job.data.ids)
+      : this.processConfirmation(job.data.subscriptionId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
+  }
+
+  private template(key: string, build: () => MimeTemplate): MimeTemplate {
+    let template = this.templates.get(key)
+    if (!template) {
+      if (this.templates.size >= TEMPLATE_CACHE_SIZE) this.templates.delete(this.templates.keys().next().value!)
+      template = build()
+      this.templates.set(key, template)
+    }
+    return template
+  }
+
+  private async send(to: string, raw: Buffer): Promise<void> {
+    await this.deps.transport.sendMail({ envelope: { from: this.from.address, to: [to] }, raw })
+  }
+
+  async processAlert(eventId: string, ids: number[]): Promise<Record<string, number>> {
+    const { config, pool } = this.deps
+    const event = await findEventById(pool, eventId)
+    const payload = event?.payload as unknown as AlertEvent | undefined
+    if (!payload || !isMailworthy(payload)) {
+      // Withdrawn since (its content was stripped) or never mail: nothing of it may go out.
+      await cancelRows(pool, ids)
+      return { cancelled: ids.length }
+    }
+    const base = config.publicBaseUrl
+    const idPart = eventId.toLowerCase()
+    const outcomes: Outcome[] = []
+    const hardBounced: number[] = []
+    const retries: { id: number; attempt: number; delay: number }[] = []
+    let suppressed = 0
+    for (let i = 0; i < ids.length; i += WINDOW) {
+      const claim = await claimWindow(pool, ids.slice(i, i + WINDOW))
+      suppressed += claim.suppressed
+      await Promise.all(claim.recipients.map(async (r) => {
+        const template = this.template(`${eventId}|${r.language}`, () => {
+          const message = renderAlert(payload, r.language, { listId: this.listId })
+          return new MimeTemplate({ from: config.mailFrom, ...message.spec }, this.from)
+        })
+        const manage = `${base}/subscriptions/${deriveToken(config.secretsKey, 'manage', r.manageNonce)}`
+        const raw = template.render({
+          to: r.email,
+          messageId: `d${r.id}.${idPart}@${this.from.domain}`,
+          slots: { [SLOT_PREFERENCES]: manage, [SLOT_UNSUBSCRIBE]: `${manage}/unsubscribe` },
+        })
+        try {
+          await this.send(r.email, raw)
+          outcomes.push({ id: r.id, status: 'sent', error: null, retryInSeconds: null })
+        } catch (error) {
+          const failure = classifySmtpError(error)
+          const schedule = config.email.retryScheduleSeconds
+          if (failure.permanent) {
+            hardBounced.push(r.id)
+            outcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
+          } else if (r.attempts <= schedule.length) {
+            const delay = schedule[r.attempts - 1]!
+            outcomes.push({ id: r.id, status: 'retrying', error: failure.detail, retryInSeconds: delay })
+            retries.push({ id: r.id, attempt: r.attempts + 1, delay })
+          } else {
+            outcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
+          }
+        }
+      }))
+    }
+    await withTransaction(pool, (tx) => recordOutcomes(tx, outcomes, hardBounced))
+    await this.enqueueRetries(eventId, retries)
+    const count = (status: string) => outcomes.filter((o) => o.status === status).length
+    const result = { sent: count('sent'), retrying: count('retrying'), failed: count('failed'), suppressed }
+    if (result.retrying + result.failed > 0) this.deps.logger.info({ eventId, ...result }, 'email chunk done with failures')
+    return result
+  }
+
+  /** Retries of one chunk go back as delayed chunk jobs, one per (attempt, wait). */
+  private async enqueueRetries(eventId: string, retries: { id: number; attempt: number; delay: number }[]): Promise<void> {
+    const groups = new Map<string, { attempt: number; delay: number; ids: number[] }>()
+    for (const r of retries) {
+      const key = `${r.attempt}|${r.delay}`
+      const group = groups.get(key) ?? { attempt: r.attempt, delay: r.delay, ids: [] }
+      group.ids.push(r.id)
+      groups.set(key, group)
+    }
+    if (groups.size === 0) return
+    const jobs = [...groups.values()].map((g) => alertJob(eventId, g.ids.sort((a, b) => a - b), g.attempt, g.delay * 1000))
+    // Best effort: if Redis refuses, the rows' queued_at goes stale and the reconciler re-enqueues them.
+    await this.deps.queue.addBulk(jobs).catch((err: unknown) => this.deps.logger.warn({ err, eventId }, 'email retries not enqueued; the reconciler will'))
+  }
+
+  async processConfirmation(subscriptionId: string, lastAttempt: boolean): Promise<Record<string, number>> {
+    const { config, pool } = this.deps
+    const row = await subscriptions.findById(pool, subscriptionId)
+    if (!row || row.status !== 'pending' || !row.confirmNonce || row.confirmExpired
+      || (row.suppressed && subscriptions.BLOCKING_REASONS.includes(row.suppressed))) {
+      return { skipped: 1 }
+    }
+    const locale: Locale = localeFor(row.language)
+    const template = this.template(`confirmation|${locale}`, () =>
+      new MimeTemplate({ from: config.mailFrom, ...renderConfirmation(locale) }, this.from))
+    const token = deriveToken(config.secretsKey, 'confirm', row.confirmNonce)
+    const raw = template.render({
+      to: row.email,
+      messageId: `c${row.id}.${Date.now().toString(36)}@${this.from.domain}`,
+      slots: { [SLOT_CONFIRM]: `${config.publicBaseUrl}/subscriptions/confirm/${token}` },
+    })
+    try {
+      await this.send(row.email, raw)
+    } catch (error) {
+      const failure = classifySmtpError(error)
+      if (failure.permanent) {
+        await withTransaction(pool, async (tx) => {
+          await subscriptions.suppress(tx, row.emailHash, 'hard-bounce')
+          await subscriptions.markConfirmationMailed(tx, row.id)
+        })
+        this.deps.logger.info({ subscriptionId, smtp: failure.detail }, 'confirmation mail bounced; address suppressed')
+        return { failed: 1 }
+      }
+      // Temporary: BullMQ retries on EMAIL_RETRY_SCHEDULE; after the last try the reconciler must not loop on it.
+      if (lastAttempt) await subscriptions.markConfirmationMailed(pool, row.id)
+      throw Object.assign(new Error(`confirmation mail not accepted: ${failure.detail}`), { name: 'SmtpTemporaryError' })
+    }
+    await subscriptions.markConfirmationMailed(pool, row.id)
+    return { sent: 1 }
+  }
+}

@@ -1,0 +1,52 @@
+// Starts email delivery in a worker process: the `email` queue's BullMQ
+// worker (with EMAIL_MAX_PER_SECOND as a global limiter), the pooled SMTP
+// transport, and the channel that fan-out and the reconciler call.
+// delivery/workers.ts composes it after the webhook channel.
+import { Worker } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import type { Pool } from '../db/pool.js'
+import type { Logger } from '../logger.js'
+import { EmailChannel } from './channel.js'
+import { EmailSender } from './sender.js'
+import { createMailTransport } from './transport.js'
+import { createEmailQueue, EMAIL_QUEUE, limiterFor, SCHEDULE_BACKOFF, scheduleBackoff, type EmailJob } from './queue.js'
+
+export interface RunningEmailDelivery {
+  channel: EmailChannel
+  close(): Promise<void>
+}
+
+/** Chunk jobs in flight per worker process; each sends a window of 50 over 5 SMTP connections. */
+const CONCURRENCY = 2
+
+export async function startEmailDelivery(deps: {
+  config: Readonly<Config>
+  pool: Pool
+  logger: Logger
+  /** A BullMQ worker connection (maxRetriesPerRequest: null). */
+  connection: Redis
+}): Promise<RunningEmailDelivery> {
+  const { config, pool, logger, connection } = deps
+  const queue = createEmailQueue(connection, config.queuePrefix)
+  const transport = createMailTransport(config)
+  const sender = new EmailSender({ config, pool, transport, queue, logger })
+  const limiter = limiterFor(config.email.maxPerSecond)
+  const backoff = scheduleBackoff(config.email.retryScheduleSeconds)
+  const worker = new Worker<EmailJob>(EMAIL_QUEUE, (job) => sender.process(job), {
+    connection, prefix: config.queuePrefix, concurrency: CONCURRENCY,
+    ...(limiter ? { limiter } : {}),
+    settings: { backoffStrategy: (attemptsMade, type) => (type === SCHEDULE_BACKOFF ? backoff(attemptsMade) : 1000 * 2 ** attemptsMade) },
+  })
+  worker.on('failed', (job, err) => logger.warn({ err: { name: err.name, message: err.message }, kind: job?.data.kind }, 'email job failed; BullMQ will retry'))
+  worker.on('error', (err) => logger.warn({ err }, 'email worker error'))
+  const channel = new EmailChannel({ pool, queue, maxPerSecond: config.email.maxPerSecond, retryScheduleSeconds: config.email.retryScheduleSeconds })
+  return {
+    channel,
+    async close() {
+      await worker.close()
+      await queue.close()
+      transport.close()
+    },
+  }
+}

@@ -1,0 +1,159 @@
+// SQL for the email channel's rows in the shared `deliveries` table
+// (channel 'email', recipient_id = subscriptions.id). Everything here works
+// on sets: the audience is frozen by one INSERT … SELECT, claims and
+// send-time checks take a window of ids in one statement, and outcomes are
+// written with one UPDATE … FROM unnest per chunk.
+import type { Queryable } from '../db/pool.js'
+
+/** Statuses an email delivery goes through; PENDING ones still have work to do. */
+export const EMAIL_STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed', 'suppressed', 'cancelled'] as const
+export type EmailStatus = (typeof EMAIL_STATUSES)[number]
+const FINAL: readonly EmailStatus[] = ['sent', 'failed', 'suppressed', 'cancelled']
+
+export interface AudienceFilter { countries: string[]; themes: string[]; urgency: string }
+
+/**
+ * Freezes the audience of one event: every active, unsuppressed
+ * subscription whose filters match the appeal, in subscription order (so
+ * chunks follow sign-up order). Idempotent through the unique key.
+ */
+export async function freezeEmailAudience(db: Queryable, eventId: string, a: AudienceFilter): Promise<number> {
+  const { rowCount } = await db.query(
+    `INSERT INTO deliveries (event_id, channel, recipient_id, status, queued_at)
+     SELECT $1, 'email', s.id, 'pending', now()
+       FROM subscriptions s
+      WHERE s.status = 'active'
+        AND (cardinality(s.countries) = 0 OR s.countries && $2::text[])
+        AND (cardinality(s.themes) = 0 OR s.themes && $3::text[])
+        AND array_position(ARRAY['normal', 'high', 'critical'], s.min_urgency)
+            <= array_position(ARRAY['normal', 'high', 'critical'], $4::text)
+        AND NOT EXISTS (SELECT 1 FROM email_suppressions x WHERE x.email_hash = s.email_hash)
+      ORDER BY s.seq
+     ON CONFLICT (event_id, channel, recipient_id) DO NOTHING`,
+    [eventId, a.countries, a.themes, a.urgency])
+  return rowCount ?? 0
+}
+
+/** One keyset page of an event's rows still waiting for their first attempt. */
+export async function pendingIdsAfter(db: Queryable, eventId: string, afterId: number, limit: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM deliveries
+      WHERE event_id = $1 AND channel = 'email' AND status = 'pending' AND id > $2
+      ORDER BY id LIMIT $3`, [eventId, afterId, limit])
+  return rows.map((r) => r.id)
+}
+
+export interface ClaimedRecipient {
+  id: number
+  attempts: number
+  email: string
+  language: string
+  manageNonce: Buffer
+}
+
+/**
+ * The send-time check and claim of one window, in one statement: rows whose
+ * supporter has since unsubscribed, been erased or suppressed are closed
+ * as `suppressed`; the rest become `sending` (attempt +1) and are returned
+ * with what the mail needs. Rows another worker holds or already finished
+ * are skipped, so a duplicate job sends nothing twice.
+ */
+export async function claimWindow(db: Queryable, ids: number[]): Promise<{ recipients: ClaimedRecipient[]; suppressed: number }> {
+  const { rows } = await db.query<ClaimedRecipient & { blocked: boolean }>(
+    `WITH candidates AS (
+       SELECT d.id, s.email, s.language, s.manage_nonce,
+              (s.id IS NULL OR s.status <> 'active'
+               OR EXISTS (SELECT 1 FROM email_suppressions x WHERE x.email_hash = s.email_hash)) AS blocked
+         FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.recipient_id
+        WHERE d.id = ANY($1::bigint[]) AND d.channel = 'email'
+          AND d.status IN ('pending', 'retrying') AND coalesce(d.next_attempt_at, d.created_at) <= now() + interval '2 seconds'
+        FOR UPDATE OF d SKIP LOCKED
+     ), claimed AS (
+       UPDATE deliveries d
+          SET status = CASE WHEN c.blocked THEN 'suppressed' ELSE 'sending' END,
+              attempts = d.attempts + CASE WHEN c.blocked THEN 0 ELSE 1 END,
+              completed_at = CASE WHEN c.blocked THEN now() END,
+              next_attempt_at = NULL, updated_at = now()
+         FROM candidates c WHERE d.id = c.id
+       RETURNING d.id, d.attempts
+     )
+     SELECT c.id, k.attempts, c.email, c.language, c.manage_nonce AS "manageNonce", c.blocked
+       FROM claimed k JOIN candidates c ON c.id = k.id
+      ORDER BY c.id`, [ids])
+  return { recipients: rows.filter((r) => !r.blocked), suppressed: rows.filter((r) => r.blocked).length }
+}
+
+export interface Outcome {
+  id: number
+  status: EmailStatus
+  error: string | null
+  /** Seconds until the next attempt, for `retrying`. */
+  retryInSeconds: number | null
+}
+
+/** All outcomes of a chunk in one statement; 5xx recipients join the suppression list in the same transaction. */
+export async function recordOutcomes(db: Queryable, outcomes: Outcome[], hardBouncedIds: number[]): Promise<void> {
+  if (outcomes.length > 0) {
+    await db.query(
+      `UPDATE deliveries d
+          SET status = u.status, last_error = u.error, updated_at = now(),
+              next_attempt_at = CASE WHEN u.delay IS NULL THEN NULL ELSE now() + make_interval(secs => u.delay) END,
+              queued_at = CASE WHEN u.delay IS NULL THEN d.queued_at ELSE now() + make_interval(secs => u.delay) END,
+              completed_at = CASE WHEN u.status = ANY($5::text[]) THEN now() END
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, delay)
+        WHERE d.id = u.id`,
+      [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.error),
+        outcomes.map((o) => o.retryInSeconds), FINAL])
+  }
+  if (hardBouncedIds.length > 0) {
+    await db.query(
+      `INSERT INTO email_suppressions (email_hash, reason)
+       SELECT DISTINCT s.email_hash, 'hard-bounce'
+         FROM deliveries d JOIN subscriptions s ON s.id = d.recipient_id
+        WHERE d.id = ANY($1::bigint[])
+       ON CONFLICT (email_hash) DO UPDATE SET reason = 'hard-bounce', created_at = now()
+         WHERE email_suppressions.reason IN ('unsubscribed', 'erased')`, [hardBouncedIds])
+  }
+}
+
+/** Closes rows that will never be sent (the event's appeal was withdrawn, or the event is not mail). */
+export async function cancelRows(db: Queryable, ids: number[]): Promise<void> {
+  await db.query(
+    `UPDATE deliveries SET status = 'cancelled', completed_at = now(), updated_at = now(), next_attempt_at = NULL
+      WHERE id = ANY($1::bigint[]) AND channel = 'email' AND status IN ('pending', 'retrying')`, [ids])
+}
+
+/**
+ * Rows the reconciler must re-enqueue: due (`pending`, or `retrying` whose
+ * time has come) and handed to a queue longer ago than `staleSeconds`.
+ * Rows stuck in `sending` (a worker died mid-chunk) become due again first:
+ * delivery is at-least-once. Marks what it returns as queued now.
+ */
+export async function takeStaleDue(db: Queryable, staleSeconds: number, limit: number): Promise<{ id: number; eventId: string; attempts: number }[]> {
+  await db.query(
+    `UPDATE deliveries SET status = 'retrying', next_attempt_at = now(), updated_at = now()
+      WHERE channel = 'email' AND status = 'sending' AND updated_at < now() - interval '15 minutes'`)
+  const { rows } = await db.query<{ id: number; eventId: string; attempts: number }>(
+    `WITH due AS (
+       SELECT id FROM deliveries
+        WHERE channel = 'email' AND status IN ('pending', 'retrying')
+          AND coalesce(next_attempt_at, created_at) <= now()
+          AND (queued_at IS NULL OR queued_at < now() - make_interval(secs => $1))
+        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE deliveries d SET queued_at = now() FROM due WHERE d.id = due.id
+     RETURNING d.id, d.event_id AS "eventId", d.attempts`, [staleSeconds, limit])
+  return rows.sort((a, b) => a.id - b.id)
+}
+
+export async function emailStatusCounts(db: Queryable): Promise<{ status: string; count: number }[]> {
+  const { rows } = await db.query<{ status: string; count: number }>(
+    `SELECT status, count(*)::int AS count FROM deliveries WHERE channel = 'email' GROUP BY status`)
+  return rows
+}
+
+export async function suppressionCounts(db: Queryable): Promise<{ reason: string; count: number }[]> {
+  const { rows } = await db.query<{ reason: string; count: number }>(
+    'SELECT reason, count(*)::int AS count FROM email_suppressions GROUP BY reason')
+  return rows
+}

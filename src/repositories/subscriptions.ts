@@ -1,0 +1,251 @@
+// SQL for supporters: subscriptions, the append-only consent ledger and the
+// suppression list. Decisions that must not race (the 24 h rule, state
+// changes) are made inside single statements, not read-then-write in Node.
+import type { Queryable } from '../db/pool.js'
+import { iso } from '../db/sql.js'
+import type { ListSubscribersQuery, SubscriptionStatus, SuppressionReason } from '../schemas/subscription.js'
+
+export interface SubscriptionRow {
+  id: string
+  seq: number
+  email: string
+  emailHash: Buffer
+  language: string
+  countries: string[]
+  themes: string[]
+  minUrgency: 'critical' | 'high' | 'normal'
+  status: SubscriptionStatus
+  confirmNonce: Buffer | null
+  confirmExpired: boolean
+  manageNonce: Buffer
+  createdAt: string
+  updatedAt: string
+  confirmedAt: string | null
+  unsubscribedAt: string | null
+  confirmationSentAt: string | null
+  suppressed: SuppressionReason | null
+}
+
+const SELECT = `
+  SELECT s.id, s.seq, s.email, s.email_hash AS "emailHash", s.language, s.countries, s.themes,
+    s.min_urgency AS "minUrgency", s.status, s.confirm_nonce AS "confirmNonce",
+    coalesce(s.confirm_expires_at < now(), false) AS "confirmExpired", s.manage_nonce AS "manageNonce",
+    ${iso('s.created_at')} AS "createdAt", ${iso('s.updated_at')} AS "updatedAt",
+    ${iso('s.confirmed_at')} AS "confirmedAt", ${iso('s.unsubscribed_at')} AS "unsubscribedAt",
+    ${iso('s.confirmation_sent_at')} AS "confirmationSentAt",
+    (SELECT x.reason FROM email_suppressions x WHERE x.email_hash = s.email_hash) AS suppressed
+  FROM subscriptions s`
+
+/** Suppression reasons that also stop confirmation mail: a fresh double opt-in cannot lift them. */
+export const BLOCKING_REASONS: readonly SuppressionReason[] = ['hard-bounce', 'complaint']
+
+export interface UpsertPending {
+  email: string
+  emailHash: Buffer
+  language: string
+  countries: string[]
+  themes: string[]
+  minUrgency: string
+  manage: { nonce: Buffer; hash: Buffer }
+  confirm: { nonce: Buffer; hash: Buffer }
+  source: string
+  consentTextVersion: string
+}
+
+/**
+ * Subscribe, in one statement whatever the address's state, so that every
+ * request does the same work: a new address becomes pending with a
+ * confirmation due; a pending or unsubscribed one takes the new filters and
+ * a fresh confirmation only if none was sent in the last 24 h; an active
+ * one, or an address suppressed for bounces or complaints, is left alone.
+ * Returns the subscription id when a confirmation mail is due.
+ */
+export async function upsertPending(db: Queryable, s: UpsertPending): Promise<string | null> {
+  const { rows } = await db.query<{ id: string; mail: boolean }>(
+    `WITH blocked AS (
+       SELECT 1 FROM email_suppressions WHERE email_hash = $2 AND reason = ANY($14::text[])
+     ), up AS (
+       INSERT INTO subscriptions AS s (email, email_hash, language, countries, themes, min_urgency, status,
+           manage_nonce, manage_token_hash, confirm_nonce, confirm_token_hash, confirm_expires_at, confirmation_sent_at)
+       SELECT $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, now() + interval '72 hours', now()
+        WHERE NOT EXISTS (SELECT 1 FROM blocked)
+       ON CONFLICT (email_hash) DO UPDATE SET
+         email = EXCLUDED.email, language = EXCLUDED.language, countries = EXCLUDED.countries,
+         themes = EXCLUDED.themes, min_urgency = EXCLUDED.min_urgency, status = 'pending', updated_at = now(),
+         confirm_nonce = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirm_nonce ELSE EXCLUDED.confirm_nonce END,
+         confirm_token_hash = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirm_token_hash ELSE EXCLUDED.confirm_token_hash END,
+         confirm_expires_at = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirm_expires_at ELSE EXCLUDED.confirm_expires_at END,
+         confirmation_mailed_at = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirmation_mailed_at END,
+         confirmation_sent_at = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirmation_sent_at ELSE now() END
+       WHERE s.status <> 'active'
+         AND (s.status = 'pending' OR s.confirmation_sent_at IS NULL OR s.confirmation_sent_at <= now() - interval '24 hours')
+       RETURNING s.id, s.confirmation_sent_at = now() AS mail
+     ), ledger AS (
+       INSERT INTO consent_ledger (subscription_id, action, source, consent_text_version, details)
+       SELECT id, 'subscribe', $11, $12, jsonb_build_object('confirmationMailed', mail) || $13::jsonb FROM up
+     )
+     SELECT id, mail FROM up`,
+    [s.email, s.emailHash, s.language, s.countries, s.themes, s.minUrgency, s.manage.nonce, s.manage.hash,
+      s.confirm.nonce, s.confirm.hash, s.source, s.consentTextVersion,
+      JSON.stringify({ language: s.language, countries: s.countries, themes: s.themes, minUrgency: s.minUrgency }),
+      BLOCKING_REASONS])
+  const row = rows[0]
+  return row?.mail ? row.id : null
+}
+
+export async function findByConfirmHash(db: Queryable, hash: Buffer): Promise<SubscriptionRow | null> {
+  const { rows } = await db.query<SubscriptionRow>(`${SELECT} WHERE s.confirm_token_hash = $1`, [hash])
+  return rows[0] ?? null
+}
+
+export async function findByManageHash(db: Queryable, hash: Buffer): Promise<SubscriptionRow | null> {
+  const { rows } = await db.query<SubscriptionRow>(`${SELECT} WHERE s.manage_token_hash = $1`, [hash])
+  return rows[0] ?? null
+}
+
+export async function findById(db: Queryable, id: string, opts: { forUpdate?: boolean } = {}): Promise<SubscriptionRow | null> {
+  const { rows } = await db.query<SubscriptionRow>(`${SELECT} WHERE s.id = $1 ${opts.forUpdate ? 'FOR UPDATE OF s' : ''}`, [id])
+  return rows[0] ?? null
+}
+
+export async function appendConsent(
+  db: Queryable, e: { subscriptionId: string; action: string; source: string; consentTextVersion: string; details?: Record<string, unknown> },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO consent_ledger (subscription_id, action, source, consent_text_version, details) VALUES ($1, $2, $3, $4, $5)`,
+    [e.subscriptionId, e.action, e.source, e.consentTextVersion, JSON.stringify(e.details ?? {})])
+}
+
+/** Pending → active (only while the confirmation is unexpired); lifts a suppression a new opt-in may lift. */
+export async function activate(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE subscriptions SET status = 'active', confirmed_at = now(), updated_at = now(), unsubscribed_at = NULL
+      WHERE id = $1 AND status = 'pending' AND confirm_expires_at >= now()`, [id])
+  if (rowCount === 0) return false
+  await db.query(
+    `DELETE FROM email_suppressions x USING subscriptions s
+      WHERE s.id = $1 AND x.email_hash = s.email_hash AND x.reason IN ('unsubscribed', 'erased')`, [id])
+  return true
+}
+
+/** Adds an address to the suppression list; a stronger reason already there is kept. */
+export async function suppress(db: Queryable, emailHash: Buffer, reason: SuppressionReason): Promise<void> {
+  await db.query(
+    `INSERT INTO email_suppressions (email_hash, reason) VALUES ($1, $2)
+     ON CONFLICT (email_hash) DO UPDATE SET reason = EXCLUDED.reason, created_at = now()
+       WHERE array_position(ARRAY['unsubscribed', 'erased', 'hard-bounce', 'complaint'], email_suppressions.reason)
+           < array_position(ARRAY['unsubscribed', 'erased', 'hard-bounce', 'complaint'], EXCLUDED.reason)`,
+    [emailHash, reason])
+}
+
+/** Email deliveries of this supporter not yet handed to SMTP stop now (a chunk mid-send re-checks too). */
+export async function cancelQueuedDeliveries(db: Queryable, subscriptionId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE deliveries SET status = 'suppressed', completed_at = now(), updated_at = now(), next_attempt_at = NULL
+      WHERE channel = 'email' AND recipient_id = $1 AND status IN ('pending', 'retrying')`, [subscriptionId])
+  return rowCount ?? 0
+}
+
+export async function markUnsubscribed(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = now(), updated_at = now(),
+        confirm_nonce = NULL, confirm_token_hash = NULL, confirm_expires_at = NULL
+      WHERE id = $1 AND status <> 'unsubscribed'`, [id])
+  return (rowCount ?? 0) > 0
+}
+
+export async function markResubscribed(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE subscriptions SET status = 'active', unsubscribed_at = NULL, updated_at = now()
+      WHERE id = $1 AND status = 'unsubscribed'`, [id])
+  if (rowCount === 0) return false
+  await db.query(
+    `DELETE FROM email_suppressions x USING subscriptions s
+      WHERE s.id = $1 AND x.email_hash = s.email_hash AND x.reason = 'unsubscribed'`, [id])
+  return true
+}
+
+export async function updatePreferences(
+  db: Queryable, id: string, p: { language?: string; countries?: string[]; themes?: string[]; minUrgency?: string },
+): Promise<void> {
+  await db.query(
+    `UPDATE subscriptions SET language = coalesce($2, language), countries = coalesce($3, countries),
+        themes = coalesce($4, themes), min_urgency = coalesce($5, min_urgency), updated_at = now()
+      WHERE id = $1`,
+    [id, p.language ?? null, p.countries ?? null, p.themes ?? null, p.minUrgency ?? null])
+}
+
+export async function deleteSubscription(db: Queryable, id: string): Promise<void> {
+  await db.query('DELETE FROM subscriptions WHERE id = $1', [id])
+}
+
+export interface ConsentEntry { at: string; action: string; source: string; consentTextVersion: string; details: Record<string, unknown> }
+
+export async function consentHistory(db: Queryable, id: string): Promise<ConsentEntry[]> {
+  const { rows } = await db.query<ConsentEntry>(
+    `SELECT ${iso('at')} AS at, action, source, consent_text_version AS "consentTextVersion", details
+       FROM consent_ledger WHERE subscription_id = $1 ORDER BY id LIMIT 10000`, [id])
+  return rows
+}
+
+export interface DeliveryExport {
+  eventId: string; appealId: string | null; eventType: string; status: string; attempts: number; createdAt: string; completedAt: string | null
+}
+
+export async function deliveryHistory(db: Queryable, id: string): Promise<DeliveryExport[]> {
+  const { rows } = await db.query<DeliveryExport>(
+    `SELECT d.event_id AS "eventId", e.appeal_id AS "appealId", e.type AS "eventType", d.status, d.attempts,
+            ${iso('d.created_at')} AS "createdAt", ${iso('d.completed_at')} AS "completedAt"
+       FROM deliveries d JOIN events e ON e.id = d.event_id
+      WHERE d.channel = 'email' AND d.recipient_id = $1 ORDER BY d.id LIMIT 10000`, [id])
+  return rows
+}
+
+/** Staff list, newest first, keyset on seq. `q` matches part of the address, wildcards taken literally. */
+export async function listSubscribers(db: Queryable, q: ListSubscribersQuery & { limit: number }, beforeSeq?: number): Promise<SubscriptionRow[]> {
+  const pattern = q.q ? `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null
+  const { rows } = await db.query<SubscriptionRow>(
+    `${SELECT}
+      WHERE ($2::bigint IS NULL OR s.seq < $2)
+        AND ($3::text IS NULL OR s.status = $3)
+        AND ($4::text IS NULL OR s.email ILIKE $4)
+      ORDER BY s.seq DESC LIMIT $1`,
+    [q.limit + 1, beforeSeq ?? null, q.status ?? null, pattern])
+  return rows
+}
+
+export async function subscriberStats(db: Queryable): Promise<{
+  byStatus: { status: string; count: number }[]
+  byLanguage: { language: string; count: number }[]
+  suppressed: { reason: string; count: number }[]
+}> {
+  const [byStatus, byLanguage, suppressed] = await Promise.all([
+    db.query<{ status: string; count: number }>('SELECT status, count(*)::int AS count FROM subscriptions GROUP BY status'),
+    db.query<{ language: string; count: number }>(
+      `SELECT language, count(*)::int AS count FROM subscriptions WHERE status = 'active' GROUP BY language ORDER BY language`),
+    db.query<{ reason: string; count: number }>('SELECT reason, count(*)::int AS count FROM email_suppressions GROUP BY reason'),
+  ])
+  return { byStatus: byStatus.rows, byLanguage: byLanguage.rows, suppressed: suppressed.rows }
+}
+
+export async function markConfirmationMailed(db: Queryable, id: string): Promise<void> {
+  await db.query('UPDATE subscriptions SET confirmation_mailed_at = now() WHERE id = $1', [id])
+}
+
+/** Confirmation mails decided on but not yet handed to SMTP (their job was lost), still worth sending. */
+export async function dueConfirmations(db: Queryable, olderThanSeconds: number, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM subscriptions
+      WHERE status = 'pending' AND confirmation_mailed_at IS NULL
+        AND confirmation_sent_at < now() - make_interval(secs => $1)
+        AND confirm_expires_at > now() + interval '1 hour'
+      ORDER BY confirmation_sent_at LIMIT $2`, [olderThanSeconds, limit])
+  return rows.map((r) => r.id)
+}
+
+/** Themes worth offering on the preference page: those of public appeals. */
+export async function knownThemes(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ theme: string }>(
+    `SELECT DISTINCT unnest(themes) AS theme FROM appeals WHERE status IN ('published', 'closed') ORDER BY 1 LIMIT 200`)
+  return rows.map((r) => r.theme)
+}

@@ -1,0 +1,36 @@
+// Composes the supporter side of the API: the subscription service with
+// its producer of confirmation mails (the `email` queue), the keyless
+// supporter routes and pages, the staff subscriber routes, and the email
+// gauges on /metrics. One registration in app.ts.
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import type { Pool } from '../db/pool.js'
+import { SubscriptionService } from '../services/subscriptions.js'
+import { confirmationJob, createEmailQueue } from '../email/queue.js'
+import { registerEmailMetrics } from '../email/metrics.js'
+import { supporterRoutes } from './subscriptions.js'
+import { subscriberRoutes } from './subscribers.js'
+
+export async function supporters(app: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis }) {
+  const { config, pool, redis } = opts
+  const queue = createEmailQueue(redis, config.queuePrefix)
+  queue.on('error', () => {}) // Redis down: the enqueue below fails and the reconciler catches up
+  app.addHook('onClose', async () => { await queue.close().catch(() => {}) })
+
+  const subscriptions = new SubscriptionService(pool, {
+    secretsKey: config.secretsKey,
+    publicBaseUrl: config.publicBaseUrl,
+    // Not awaited: the 202 must not wait on (or be timed by) Redis. A lost
+    // enqueue leaves confirmation_mailed_at empty and the reconciler re-sends.
+    onConfirmationDue(subscriptionId) {
+      queue.add('confirmation', ...spread(confirmationJob(subscriptionId, config.email.retryScheduleSeconds)))
+        .catch((err: unknown) => app.log.warn({ err: { message: (err as Error).message }, subscriptionId }, 'confirmation mail not enqueued; the reconciler will'))
+    },
+  })
+  registerEmailMetrics(app.metrics, { pool, queue })
+  await app.register(supporterRoutes, { config, pool, redis, subscriptions })
+  await app.register(subscriberRoutes, { prefix: '/v1', subscriptions })
+}
+
+const spread = <T extends { data: unknown; opts: unknown }>(job: T): [T['data'], T['opts']] => [job.data, job.opts]

@@ -1,0 +1,273 @@
+// Owns the supporter lifecycle (contract §6): subscribe with double opt-in,
+// confirm or cancel, read and change preferences, unsubscribe, export and
+// erase, and the staff views. Every state change appends to the consent
+// ledger in the same transaction. No Fastify here: routes and pages call it.
+import type { Pool } from '../db/pool.js'
+import { withTransaction } from '../db/pool.js'
+import { AppError, badRequest, notFound, type FieldError } from '../errors.js'
+import type { Actor } from '../auth/api-keys.js'
+import { recordAudit } from '../repositories/audit-log.js'
+import * as repo from '../repositories/subscriptions.js'
+import type { SubscriptionRow } from '../repositories/subscriptions.js'
+import { canonicalLanguage, isCountry } from '../lib/codes.js'
+import { decodeCursor, toPage } from '../lib/cursor.js'
+import {
+  deriveToken, emailHash, isPlausibleEmail, maskEmail, newToken, parseToken, tokenHash, type TokenPurpose,
+} from '../lib/supporter-tokens.js'
+import { CONSENT_TEXT_VERSION } from '../i18n/index.js'
+import type {
+  ListSubscribersQuery, PatchSubscription, Subscribe, Subscriber, SubscriberStats, Subscription, SubscriptionExport,
+} from '../schemas/subscription.js'
+
+/** A supporter link that cannot be used; pages answer it in `language` when the link told us whose it is. */
+export class LinkError extends AppError {
+  constructor(readonly kind: 'invalid' | 'expired', readonly language: string | null = null) {
+    super(kind === 'invalid' ? 404 : 410, kind === 'invalid' ? 'invalid-link' : 'link-expired',
+      kind === 'invalid' ? 'Link not valid' : 'Link expired',
+      kind === 'invalid'
+        ? 'This link is not valid: it may be incomplete or no longer in use.'
+        : 'Confirmation links are valid for 72 hours; subscribe again to receive a new one.')
+  }
+}
+const invalidLink = () => new LinkError('invalid')
+const expiredLink = (language: string) => new LinkError('expired', language)
+
+/** Where a change came from, as recorded in the consent ledger. */
+export type ConsentSource = 'api' | 'page' | 'one-click' | 'staff'
+
+export interface SubscriptionServiceOptions {
+  secretsKey: Buffer
+  publicBaseUrl: string
+  /** Hands a due confirmation mail to the email queue; best effort (the reconciler catches failures). */
+  onConfirmationDue(subscriptionId: string): void
+}
+
+export function toSupporterView(row: SubscriptionRow): Subscription {
+  return {
+    email: maskEmail(row.email), language: row.language, countries: row.countries, themes: row.themes,
+    minUrgency: row.minUrgency, status: row.status, createdAt: row.createdAt, confirmedAt: row.confirmedAt,
+    unsubscribedAt: row.unsubscribedAt,
+  }
+}
+
+function toSubscriber(row: SubscriptionRow): Subscriber {
+  return {
+    id: row.id, email: row.email, language: row.language, countries: row.countries, themes: row.themes,
+    minUrgency: row.minUrgency, status: row.status, suppressed: row.suppressed, createdAt: row.createdAt,
+    confirmedAt: row.confirmedAt, unsubscribedAt: row.unsubscribedAt,
+  }
+}
+
+const uniqueSorted = (values: string[] | undefined) => [...new Set(values ?? [])].sort()
+
+/** Checks what the schema cannot (real codes, a known language) and normalises filters. */
+export function checkPreferences(p: PatchSubscription, base = ''): { value: PatchSubscription; errors: FieldError[] } {
+  const errors: FieldError[] = []
+  const value: PatchSubscription = {}
+  if (p.language !== undefined) {
+    const language = canonicalLanguage(p.language)
+    if (!language) errors.push({ pointer: `${base}/language`, in: 'body', message: 'is not a known language' })
+    else value.language = language
+  }
+  if (p.countries !== undefined) {
+    p.countries.forEach((c, i) => {
+      if (!isCountry(c)) errors.push({ pointer: `${base}/countries/${i}`, in: 'body', message: 'is not an ISO 3166-1 alpha-2 country code' })
+    })
+    value.countries = uniqueSorted(p.countries)
+  }
+  if (p.themes !== undefined) value.themes = uniqueSorted(p.themes)
+  if (p.minUrgency !== undefined) value.minUrgency = p.minUrgency
+  return { value, errors }
+}
+
+export class SubscriptionService {
+  constructor(private readonly pool: Pool, private readonly opts: SubscriptionServiceOptions) {}
+
+  private hash(purpose: TokenPurpose, token: string): Buffer | null {
+    const parsed = parseToken(token)
+    return parsed ? tokenHash(this.opts.secretsKey, purpose, parsed) : null
+  }
+
+  managementToken(row: Pick<SubscriptionRow, 'manageNonce'>): string {
+    return deriveToken(this.opts.secretsKey, 'manage', row.manageNonce)
+  }
+
+  preferencesUrl(row: Pick<SubscriptionRow, 'manageNonce'>): string {
+    return `${this.opts.publicBaseUrl}/subscriptions/${this.managementToken(row)}`
+  }
+
+  /**
+   * Always completes the same way, whatever the address's state: the
+   * caller answers 202 with one fixed body. The mail is handed to the queue
+   * without being awaited, so the answer's timing does not tell either.
+   */
+  async subscribe(input: Subscribe, ctx: { source: ConsentSource; defaultLanguage: string }): Promise<void> {
+    const errors: FieldError[] = []
+    if (!isPlausibleEmail(input.email)) errors.push({ pointer: '/email', in: 'body', message: 'is not a valid email address' })
+    const { value, errors: preferenceErrors } = checkPreferences(input)
+    errors.push(...preferenceErrors)
+    if (errors.length > 0) throw badRequest(`The request body has ${errors.length} invalid value${errors.length === 1 ? '' : 's'}.`, errors)
+
+    const key = this.opts.secretsKey
+    const manage = newToken(key, 'manage')
+    const confirm = newToken(key, 'confirm')
+    const dueId = await repo.upsertPending(this.pool, {
+      email: input.email, emailHash: emailHash(key, input.email),
+      language: value.language ?? ctx.defaultLanguage, countries: value.countries ?? [], themes: value.themes ?? [],
+      minUrgency: value.minUrgency ?? 'normal', manage, confirm, source: ctx.source, consentTextVersion: CONSENT_TEXT_VERSION,
+    })
+    if (dueId) this.opts.onConfirmationDue(dueId)
+  }
+
+  /** The pending (or already active) subscription a confirmation link opens; never changes anything. */
+  async byConfirmationToken(token: string): Promise<SubscriptionRow> {
+    const hash = this.hash('confirm', token)
+    const row = hash ? await repo.findByConfirmHash(this.pool, hash) : null
+    if (!row) throw invalidLink()
+    if (row.status === 'pending' && row.confirmExpired) throw expiredLink(row.language)
+    return row
+  }
+
+  /** Activates; confirming twice is harmless and answers the same. */
+  async confirm(token: string, source: ConsentSource): Promise<SubscriptionRow> {
+    const row = await this.byConfirmationToken(token)
+    if (row.status === 'active') return row
+    return withTransaction(this.pool, async (tx) => {
+      if (!await repo.activate(tx, row.id)) throw expiredLink(row.language)
+      await repo.appendConsent(tx, {
+        subscriptionId: row.id, action: 'confirm', source, consentTextVersion: CONSENT_TEXT_VERSION,
+        details: { language: row.language, countries: row.countries, themes: row.themes, minUrgency: row.minUrgency },
+      })
+      return (await repo.findById(tx, row.id))!
+    })
+  }
+
+  /**
+   * "This wasn't me": the request is deleted and the address is never
+   * mailed again (suppressed as a complaint), so the form cannot be used
+   * to bother it. Returns the language to answer in.
+   */
+  async cancel(token: string, source: ConsentSource): Promise<string> {
+    const hash = this.hash('confirm', token)
+    const row = hash ? await repo.findByConfirmHash(this.pool, hash) : null
+    if (!row) throw invalidLink()
+    await withTransaction(this.pool, async (tx) => {
+      await repo.suppress(tx, row.emailHash, 'complaint')
+      await repo.cancelQueuedDeliveries(tx, row.id)
+      await repo.deleteSubscription(tx, row.id)
+      await repo.appendConsent(tx, { subscriptionId: row.id, action: 'cancel', source, consentTextVersion: CONSENT_TEXT_VERSION })
+    })
+    return row.language
+  }
+
+  async byManagementToken(token: string): Promise<SubscriptionRow> {
+    const hash = this.hash('manage', token)
+    const row = hash ? await repo.findByManageHash(this.pool, hash) : null
+    if (!row) throw invalidLink()
+    return row
+  }
+
+  async updatePreferences(token: string, changes: PatchSubscription, source: ConsentSource): Promise<SubscriptionRow> {
+    const row = await this.byManagementToken(token)
+    const { value, errors } = checkPreferences(changes)
+    if (errors.length > 0) throw badRequest(`The request body has ${errors.length} invalid value${errors.length === 1 ? '' : 's'}.`, errors)
+    return withTransaction(this.pool, async (tx) => {
+      await repo.updatePreferences(tx, row.id, value)
+      await repo.appendConsent(tx, {
+        subscriptionId: row.id, action: 'preferences', source, consentTextVersion: CONSENT_TEXT_VERSION, details: { ...value },
+      })
+      return (await repo.findById(tx, row.id))!
+    })
+  }
+
+  /**
+   * Takes effect at once: the address is suppressed, queued mail to it is
+   * cancelled, and a chunk already sending re-checks before each window.
+   * Idempotent (one-click clients may post twice).
+   */
+  async unsubscribe(token: string, source: ConsentSource): Promise<SubscriptionRow> {
+    const row = await this.byManagementToken(token)
+    await withTransaction(this.pool, async (tx) => {
+      const changed = await repo.markUnsubscribed(tx, row.id)
+      await repo.suppress(tx, row.emailHash, 'unsubscribed')
+      await repo.cancelQueuedDeliveries(tx, row.id)
+      if (changed) {
+        await repo.appendConsent(tx, { subscriptionId: row.id, action: 'unsubscribe', source, consentTextVersion: CONSENT_TEXT_VERSION })
+      }
+    })
+    return { ...row, status: 'unsubscribed' }
+  }
+
+  /** Undo of an unsubscribe by the holder of the management token (it was mailed to them). */
+  async resubscribe(token: string, source: ConsentSource): Promise<SubscriptionRow> {
+    const row = await this.byManagementToken(token)
+    if (row.status === 'pending') throw new AppError(409, 'subscription-pending', 'Not confirmed yet', 'Confirm the subscription with the link in the confirmation email first.')
+    return withTransaction(this.pool, async (tx) => {
+      if (await repo.markResubscribed(tx, row.id)) {
+        await repo.appendConsent(tx, { subscriptionId: row.id, action: 'resubscribe', source, consentTextVersion: CONSENT_TEXT_VERSION })
+      }
+      return (await repo.findById(tx, row.id))!
+    })
+  }
+
+  async export(token: string): Promise<SubscriptionExport> {
+    const row = await this.byManagementToken(token)
+    const [consent, deliveries] = await Promise.all([repo.consentHistory(this.pool, row.id), repo.deliveryHistory(this.pool, row.id)])
+    return {
+      exportedAt: new Date().toISOString(),
+      subscription: {
+        id: row.id, email: row.email, language: row.language, countries: row.countries, themes: row.themes,
+        minUrgency: row.minUrgency, status: row.status, createdAt: row.createdAt, updatedAt: row.updatedAt,
+        confirmedAt: row.confirmedAt, unsubscribedAt: row.unsubscribedAt, confirmationSentAt: row.confirmationSentAt,
+      },
+      suppressed: row.suppressed,
+      consent,
+      deliveries,
+    }
+  }
+
+  /** Erasure by the supporter. Returns the language to answer in. */
+  async erase(token: string, source: ConsentSource): Promise<string> {
+    const row = await this.byManagementToken(token)
+    await this.eraseRow(row, source)
+    return row.language
+  }
+
+  private async eraseRow(row: SubscriptionRow, source: ConsentSource, actor?: Actor): Promise<void> {
+    await withTransaction(this.pool, async (tx) => {
+      await repo.suppress(tx, row.emailHash, 'erased')
+      await repo.cancelQueuedDeliveries(tx, row.id)
+      await repo.deleteSubscription(tx, row.id)
+      await repo.appendConsent(tx, { subscriptionId: row.id, action: 'erase', source, consentTextVersion: CONSENT_TEXT_VERSION })
+      if (actor) await recordAudit(tx, actor, 'subscriber.erase', 'subscriber', row.id)
+    })
+  }
+
+  // -------------------------------------------------------------------------
+  // Staff
+
+  async list(q: ListSubscribersQuery): Promise<{ items: Subscriber[]; nextCursor: string | null }> {
+    const limit = q.limit ?? 20
+    const rows = await repo.listSubscribers(this.pool, { ...q, limit }, decodeCursor(q.cursor))
+    const page = toPage(rows, limit, (r) => r.seq)
+    return { items: page.items.map(toSubscriber), nextCursor: page.nextCursor }
+  }
+
+  async stats(): Promise<SubscriberStats> {
+    const s = await repo.subscriberStats(this.pool)
+    const byStatus = { pending: 0, active: 0, unsubscribed: 0 }
+    for (const { status, count } of s.byStatus) byStatus[status as keyof typeof byStatus] = count
+    return {
+      total: byStatus.pending + byStatus.active + byStatus.unsubscribed,
+      byStatus,
+      activeByLanguage: Object.fromEntries(s.byLanguage.map((r) => [r.language, r.count])),
+      suppressed: Object.fromEntries(s.suppressed.map((r) => [r.reason, r.count])),
+    }
+  }
+
+  async eraseById(actor: Actor, id: string): Promise<void> {
+    const row = await repo.findById(this.pool, id)
+    if (!row) throw notFound('This subscriber')
+    await this.eraseRow(row, 'staff', actor)
+  }
+}
