@@ -8,11 +8,13 @@ export type RetryDecision =
   | { status: 'failed' | 'expired'; nextAttemptAt: null }
 
 export const JITTER = 0.2
+/** The longest wait a Retry-After can ask for (or the schedule's longest step, if longer). */
+export const RETRY_AFTER_MAX_SECONDS = 86_400
 
 /**
  * `attemptsMade` counts the attempt that just failed. Retry-After can only
- * lengthen the wait (a receiver cannot make us hammer it) and never beyond
- * the schedule's longest step.
+ * lengthen the wait (a receiver cannot make us hammer it), and at most to
+ * one day (or the schedule's longest step, if longer).
  */
 export function nextAttempt(o: {
   attemptsMade: number
@@ -27,7 +29,7 @@ export function nextAttempt(o: {
   const step = o.scheduleSeconds[o.attemptsMade - 1]
   if (step === undefined) return { status: 'failed', nextAttemptAt: null }
   const jittered = step * (1 - JITTER + 2 * JITTER * (o.random ?? Math.random)())
-  const longest = Math.max(...o.scheduleSeconds)
+  const longest = Math.max(RETRY_AFTER_MAX_SECONDS, ...o.scheduleSeconds)
   const asked = o.retryAfterSeconds === null ? 0 : Math.min(o.retryAfterSeconds, longest)
   const at = new Date(now + Math.max(jittered, asked) * 1000)
   if (o.deadline && at.getTime() > o.deadline.getTime()) return { status: 'expired', nextAttemptAt: null }
