@@ -1,11 +1,19 @@
 // Keeps the operator-facing files in step with the code: docker-compose.yml
 // (topology of architecture.md, every config variable in the shared
 // environment), the Dockerfile (non-root, health-checked, migrations
-// shipped) and the README's configuration table. Needs no Postgres or Redis.
-import { readFileSync } from 'node:fs'
+// shipped, and its build replayed without Docker) and the README's
+// configuration table.
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 import t from 'tap'
 import { parse } from 'yaml'
 import { CONFIG_VARIABLES, EnvSchema, loadConfig } from '../src/config.js'
+import { servers } from './helpers/context.js'
 
 type Json = Record<string, any>
 const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8')
@@ -185,4 +193,61 @@ t.test('the README configuration table lists exactly the config variables', asyn
     if (def !== undefined) t.ok(row[1]?.includes(def), `${name}: the default ${def} is shown`)
     t.ok((row[2] ?? '').length > 0, `${name}: the meaning is given`)
   }
+})
+
+t.test('the image\'s layout works without Docker: tsc build, then the CLI from dist/', async (t) => {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  // tsc emits only .ts sources: anything else under src/ would be missing from dist/ in the image.
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)])
+  t.same(walk(join(root, 'src')).filter((f) => !f.endsWith('.ts')).map((f) => relative(root, f)), [],
+    'src/ holds only TypeScript (copy other assets explicitly in the Dockerfile)')
+
+  // The runtime stage: COPY package.json, bin, migrations, dist; node_modules from npm ci.
+  const app = mkdtempSync(join(tmpdir(), 'ua-image-'))
+  t.teardown(() => rmSync(app, { recursive: true, force: true }))
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')],
+      { cwd: root, encoding: 'utf8', stdio: 'pipe' })
+  } catch (error) {
+    t.fail(`npm run build fails, so the Dockerfile's build stage would:\n${(error as { stdout?: string }).stdout ?? error}`)
+    return
+  }
+  // `npm ci --omit=dev` in the image: what dist/ imports must be a production dependency.
+  const { dependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
+  const imported = new Set<string>()
+  for (const file of walk(join(app, 'dist')).filter((f) => f.endsWith('.js'))) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"./][^'"]*)['"]/g)) {
+      const spec = m[1]!
+      if (spec.startsWith('node:')) continue
+      imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!)
+    }
+  }
+  t.same([...imported].filter((name) => !(name in dependencies)).sort(), [], 'dist/ imports only production dependencies')
+  mkdirSync(join(app, 'bin'))
+  copyFileSync(join(root, 'bin/urgent-appeals.js'), join(app, 'bin/urgent-appeals.js'))
+  copyFileSync(join(root, 'package.json'), join(app, 'package.json'))
+  cpSync(join(root, 'migrations'), join(app, 'migrations'), { recursive: true })
+  symlinkSync(join(root, 'node_modules'), join(app, 'node_modules'))
+
+  const { databaseUrl } = await servers()
+  const database = `ua_image_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: databaseUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${database}`)
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
+    await admin.end()
+  })
+  const url = new URL(databaseUrl)
+  url.pathname = `/${database}`
+  // There is no src/ beside this bin/: it can only have run dist/cli.js.
+  const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/urgent-appeals.js', ...args], {
+    cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH, NODE_ENV: 'production', DATABASE_URL: url.toString() },
+  })
+  t.match(cli('migrate'), /^applied \d+ migration\(s\): 001_/m, 'migrate finds migrations/ from dist/')
+  t.match(cli('migrate'), /database is up to date/, 'and a second run is a no-op')
+  const lines = cli('create-api-key', '--org', 'Image Check', '--role', 'editor').trim().split('\n')
+  t.match(lines.at(-1), /^ua_[a-z2-7]{10}_[A-Za-z0-9_-]{43}$/, 'create-api-key prints the key as its last line')
 })
