@@ -16,7 +16,10 @@ const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'ETag of the version you edited; required for published appeals' })),
 })
 const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ maxLength: 255, description: 'replays within 24 h return the first response' })),
+  'idempotency-key': Type.Optional(Type.String({
+    maxLength: 255,
+    description: '1–255 visible ASCII characters, scoped to your API key. A retry within 24 h returns the first successful response (header `idempotent-replayed: true`); a failed request is not remembered, so it can be retried with the same key once its cause is fixed',
+  })),
 })
 const NoBody = Type.Object({}, { additionalProperties: false, description: 'no body, or `{}`' })
 const secured: Record<string, string[]>[] = [{ apiKey: [] }]
@@ -97,7 +100,7 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     config: { idempotent: true },
     schema: {
       operationId: 'publishAppeal', summary: 'Publish a draft (or schedule it behind its embargo)', tags: ['appeals'], security: secured,
-      description: 'Emits `appeal.published`. While `embargoUntil` is in the future the appeal stays a draft with `scheduledPublishAt` set and is published when the embargo lifts.',
+      description: 'Emits `appeal.published`. While `embargoUntil` is in the future the appeal stays a draft with `scheduledPublishAt` set and is published when the embargo lifts; asking again while scheduled changes nothing.',
       params: IdParams, headers: IdempotencyHeaders, body: NoBody,
       response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409, 422) },
     },

@@ -168,12 +168,18 @@ export const AppealPageSchema = Page(AppealSchema, 'AppealPage')
 export const ListAppealsQuery = Type.Object({
   ...PageQuery,
   status: Type.Optional(AppealStatus),
-  country: Type.Optional(CountryCode),
+  country: Type.Optional({ ...CountryCode, description: 'ISO 3166-1 alpha-2; matches any of the appeal\'s countries' }),
   theme: Type.Optional(ThemeSlug),
   urgency: Type.Optional(Urgency),
-  language: Type.Optional(LanguageTag),
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'full-text search' })),
-  updatedSince: Type.Optional(Timestamp),
+  language: Type.Optional({
+    ...LanguageTag,
+    description: 'BCP 47; matches the original or a translation, and its regional or script variants (`zh` matches `zh-Hant`)',
+  }),
+  q: Type.Optional(Type.String({
+    minLength: 1, maxLength: 200,
+    description: 'full-text search of title, summary, body and asks, in the original and every translation, stemmed in each version\'s language; web-search syntax: `"exact phrase"`, `or`, `-excluded`',
+  })),
+  updatedSince: Type.Optional({ ...Timestamp, description: 'only appeals changed at or after this instant' }),
 }, { additionalProperties: false })
 export type ListAppealsQuery = Static<typeof ListAppealsQuery>
 
