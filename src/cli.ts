@@ -1,19 +1,15 @@
 // The `urgent-appeals` command (contract §1): migrate, serve, worker, dev,
 // create-api-key. Each role opens what it needs and closes it with grace.
+// Heavy modules are imported by the command that needs them, so usage and
+// configuration errors answer at once.
 import { parseArgs } from 'node:util'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, type Config, type Env, type RequiredVariable } from './config.js'
-import { createPool, type Pool } from './db/pool.js'
-import { migrate } from './db/migrate.js'
-import { createLogger, type Logger } from './logger.js'
-import { buildApp } from './app.js'
-import { startWorker } from './worker.js'
-import { startDeliveryWorkers } from './delivery/workers.js'
-import { createFailFastRedis, createFanoutQueue } from './queue/queues.js'
-import { AdministrationService } from './services/administration.js'
 import { ROLES, type Role } from './auth/api-keys.js'
+import type { Pool } from './db/pool.js'
+import type { Logger } from './logger.js'
 
 const USAGE = `Usage: urgent-appeals <command>
 
@@ -23,24 +19,39 @@ const USAGE = `Usage: urgent-appeals <command>
   dev                                       everything in one process on embedded defaults
   create-api-key --org NAME --role ROLE     create the organisation if needed and print a new key
                  [--name NAME]              (ROLE: admin | editor | partner; the key is the last line)
+
+Configuration comes from environment variables (see README): DATABASE_URL,
+REDIS_URL, SMTP_URL, SECRETS_KEY, HOST, PORT, LOG_LEVEL, …
 `
+
+class UsageError extends Error {}
 
 function configFor(require: RequiredVariable[], overrides?: Partial<Env>): Readonly<Config> {
   return loadConfig(process.env, { require, overrides })
 }
 
-async function runMigrate(): Promise<void> {
+async function runMigrate(argv: string[]): Promise<void> {
+  if (argv.length > 0) throw new UsageError(`migrate takes no arguments (got ${argv.join(' ')})`)
   const config = configFor(['DATABASE_URL'])
+  const { migrate } = await import('./db/migrate.js')
   const applied = await migrate(config.databaseUrl)
   console.log(applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'database is up to date')
 }
 
 async function runCreateApiKey(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { org: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } } })
+  let values: { org?: string; role?: string; name?: string }
+  try {
+    ({ values } = parseArgs({ args: argv, options: { org: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } } }))
+  } catch (error) {
+    throw new UsageError(`create-api-key: ${(error as Error).message}`)
+  }
   if (!values.org || !values.role || !ROLES.includes(values.role as Role)) {
     throw new UsageError('create-api-key needs --org NAME and --role admin|editor|partner')
   }
   const config = configFor(['DATABASE_URL'])
+  const [{ createPool }, { AdministrationService }] = await Promise.all([
+    import('./db/pool.js'), import('./services/administration.js'),
+  ])
   const pool = createPool(config.databaseUrl, { max: 2 })
   try {
     const { apiKey, key } = await new AdministrationService(pool)
@@ -52,90 +63,113 @@ async function runCreateApiKey(argv: string[]): Promise<void> {
   }
 }
 
-interface Stoppable { close(): Promise<void> }
-
-/** Starts API and/or worker on an already-resolved config; returns what to close. */
-async function startRoles(config: Readonly<Config>, logger: Logger, roles: { api: boolean; worker: boolean }): Promise<{ pool: Pool; stop: () => Promise<void>; address?: string }> {
-  const pool = createPool(config.databaseUrl, { max: roles.api ? 20 : 10 })
-  const redis = createFailFastRedis(config.redisUrl)
-  const stops: Stoppable[] = []
-  let address: string | undefined
-  if (roles.worker) {
-    const fanoutQueue = createFanoutQueue(redis, config.queuePrefix)
-    const worker = await startWorker({ config, pool, fanoutQueue, logger })
-    const delivery = await startDeliveryWorkers({ config, pool, logger })
-    stops.push(worker, delivery, fanoutQueue)
-  }
-  if (roles.api) {
-    const app = await buildApp({ config, pool, redis, logger })
-    address = await app.listen({ host: config.host, port: config.port })
-    stops.unshift(app) // stop taking requests first
-  }
+/**
+ * Graceful shutdown, installed before anything starts: a signal during
+ * start-up still closes what was opened so far (in reverse order).
+ */
+function gracefulShutdown(log: () => Logger | undefined) {
+  const steps: { name: string; stop: () => Promise<void> }[] = []
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    const logger = log()
+    if (err) (logger ? logger.error({ err }, 'shutting down after an error') : console.error(err))
+    else logger?.info({ signal }, 'shutting down')
+    for (const step of steps.reverse()) {
+      await step.stop().catch((error: unknown) => logger?.warn({ err: error }, `could not stop ${step.name}`))
+    }
+  })
   return {
-    pool, address,
-    stop: async () => {
-      for (const s of stops) await s.close()
-      redis.disconnect()
-      await pool.end()
+    add(name: string, stop: () => Promise<void>) { steps.push({ name, stop }) },
+    async stopAll() {
+      for (const step of steps.splice(0).reverse()) await step.stop().catch(() => {})
     },
   }
 }
+type Shutdown = ReturnType<typeof gracefulShutdown>
 
-function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
-    if (err) logger.error({ err }, 'shutting down after an error')
-    else logger.info({ signal }, 'shutting down')
-    await stop()
-  })
+/** Starts API and/or worker on an already-resolved config; registers what to close. */
+async function startRoles(config: Readonly<Config>, logger: Logger, roles: { api: boolean; worker: boolean }, shutdown: Shutdown): Promise<Pool> {
+  const [{ createPool }, { createFailFastRedis, createFanoutQueue }] = await Promise.all([
+    import('./db/pool.js'), import('./queue/queues.js'),
+  ])
+  const pool = createPool(config.databaseUrl, { max: roles.api ? 20 : 10 })
+  shutdown.add('Postgres pool', () => pool.end())
+  const redis = createFailFastRedis(config.redisUrl)
+  shutdown.add('Redis connection', async () => { redis.disconnect() })
+  if (roles.worker) {
+    const { startWorker } = await import('./worker.js')
+    const fanoutQueue = createFanoutQueue(redis, config.queuePrefix)
+    shutdown.add('fan-out queue', () => fanoutQueue.close())
+    const worker = await startWorker({ config, pool, fanoutQueue, logger })
+    shutdown.add('worker', () => worker.close())
+  }
+  if (roles.api) {
+    const { buildApp } = await import('./app.js')
+    const app = await buildApp({ config, pool, redis, logger })
+    shutdown.add('HTTP server', () => app.close()) // closed first: stop taking requests
+    await app.listen({ host: config.host, port: config.port })
+  }
+  return pool
 }
 
-async function runServe(roles: { api: boolean; worker: boolean }): Promise<void> {
+async function runServe(argv: string[], roles: { api: boolean; worker: boolean }): Promise<void> {
+  if (argv.length > 0) throw new UsageError(`unexpected arguments: ${argv.join(' ')}`)
   const required: RequiredVariable[] = roles.worker
     ? ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SECRETS_KEY']
     : ['DATABASE_URL', 'REDIS_URL', 'SECRETS_KEY']
   const config = configFor(required)
+  const { createLogger } = await import('./logger.js')
   const logger = createLogger(config.logLevel)
-  const { stop } = await startRoles(config, logger, roles)
+  const shutdown = gracefulShutdown(() => logger)
+  try {
+    await startRoles(config, logger, roles, shutdown)
+  } catch (error) {
+    await shutdown.stopAll()
+    throw error
+  }
   if (roles.worker && !roles.api) logger.info('worker started')
-  onShutdown(logger, stop)
 }
 
-async function runDev(): Promise<void> {
+async function runDev(argv: string[]): Promise<void> {
+  if (argv.length > 0) throw new UsageError(`unexpected arguments: ${argv.join(' ')}`)
+  loadConfig(process.env) // report bad variables before starting anything
   const embedded = await import('./dev/embedded.js')
   const say = (m: string) => console.log(`[dev] ${m}`)
-  const started: { stop(): Promise<void> }[] = []
+  let logger: Logger | undefined
+  const shutdown = gracefulShutdown(() => logger)
   const overrides: Partial<Env> = {}
   try {
+    if (!process.env.REDIS_URL) {
+      const redis = await embedded.startRedisFromPath() // first: it fails fast when redis-server is missing
+      shutdown.add('redis-server', redis.stop)
+      overrides.REDIS_URL = redis.url
+    }
     if (!process.env.DATABASE_URL) {
       const pg = await embedded.startEmbeddedPostgres(say)
-      started.push(pg)
+      shutdown.add('embedded Postgres', pg.stop)
       overrides.DATABASE_URL = pg.url
-    }
-    if (!process.env.REDIS_URL) {
-      const redis = await embedded.startRedisFromPath()
-      started.push(redis)
-      overrides.REDIS_URL = redis.url
     }
     if (!process.env.SMTP_URL) {
       const catcher = await embedded.startMailCatcher()
-      started.push(catcher)
+      shutdown.add('mail catcher', catcher.stop)
       overrides.SMTP_URL = catcher.url
       say(`mail is caught in ${catcher.dir}`)
     }
     if (!process.env.SECRETS_KEY) overrides.SECRETS_KEY = embedded.devSecretsKey()
+    // Links in mail point at this server unless told otherwise.
+    if (!process.env.PUBLIC_BASE_URL && process.env.PORT) overrides.PUBLIC_BASE_URL = `http://localhost:${process.env.PORT}`
     const config = configFor([], overrides)
+    const { migrate } = await import('./db/migrate.js')
     await migrate(config.databaseUrl)
-    const logger = createLogger(config.logLevel)
-    const { pool, stop } = await startRoles(config, logger, { api: true, worker: true })
+    const { createLogger } = await import('./logger.js')
+    logger = createLogger(config.logLevel)
+    const pool = await startRoles(config, logger, { api: true, worker: true }, shutdown)
+    const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`
+    say(`API:  ${base}/v1/appeals`)
+    say(`docs: ${base}/docs`)
     await printFirstAdminKey(pool, embedded.DATA_DIR, say)
-    say(`API:  http://${config.host}:${config.port}/v1/appeals`)
-    say(`docs: http://${config.host}:${config.port}/docs`)
-    onShutdown(logger, async () => {
-      await stop()
-      for (const s of started.reverse()) await s.stop().catch(() => {})
-    })
+    say('ready (Ctrl-C stops everything)')
   } catch (error) {
-    for (const s of started.reverse()) await s.stop().catch(() => {})
+    await shutdown.stopAll()
     throw error
   }
 }
@@ -148,25 +182,27 @@ async function printFirstAdminKey(pool: Pool, dataDir: string, say: (m: string) 
     if (existsSync(keyFile)) say(`admin key: see ${keyFile}`)
     return
   }
+  const { AdministrationService } = await import('./services/administration.js')
   const { key } = await new AdministrationService(pool).createApiKeyForOrganisationName('Local NGO', 'admin', 'first-run admin key')
   writeFileSync(keyFile, `${key}\n`, { mode: 0o600 })
-  say('created an admin key (also saved in .data/admin-key):')
+  say(`created an admin key (also saved in ${keyFile}):`)
   console.log(key)
 }
 
-class UsageError extends Error {}
-
+/** Runs one command; returns the exit code, or -1 for a long-running role. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
     switch (command) {
-      case 'migrate': await runMigrate(); return 0
-      case 'serve': await runServe({ api: true, worker: false }); return -1
-      case 'worker': await runServe({ api: false, worker: true }); return -1
-      case 'dev': await runDev(); return -1
+      case 'migrate': await runMigrate(rest); return 0
+      case 'serve': await runServe(rest, { api: true, worker: false }); return -1
+      case 'worker': await runServe(rest, { api: false, worker: true }); return -1
+      case 'dev': await runDev(rest); return -1
       case 'create-api-key': await runCreateApiKey(rest); return 0
-      case undefined: case 'help': case '--help': case '-h':
-        process.stdout.write(USAGE); return command === undefined ? 2 : 0
+      case 'help': case '--help': case '-h':
+        process.stdout.write(USAGE); return 0
+      case undefined:
+        process.stderr.write(USAGE); return 2
       default: throw new UsageError(`unknown command: ${command}`)
     }
   } catch (error) {
