@@ -68,9 +68,14 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     }
   }
 
-  // Coalesces wake-ups: one sweep at a time, one more if woken meanwhile.
-  const sweep = (): Promise<void> => {
-    if (running) { again = true; return running }
+  // Coalesces wake-ups: one sweep at a time, one more if an event was
+  // committed meanwhile. A timer tick during a sweep is simply skipped: it
+  // would re-run the sweep for nothing (and forever while Redis is away).
+  const sweep = (trigger: 'timer' | 'event' = 'event'): Promise<void> => {
+    if (running) {
+      if (trigger === 'event') again = true
+      return running
+    }
     if (closed) return Promise.resolve()
     running = (async () => {
       do {
@@ -81,7 +86,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     return running
   }
 
-  const timer = setInterval(() => { void sweep() }, config.sweepIntervalMs)
+  const timer = setInterval(() => { void sweep('timer') }, config.sweepIntervalMs)
 
   // LISTEN needs its own connection. On loss, reconnect with backoff while
   // the timer keeps sweeping. pg can report one loss several times ('error'
