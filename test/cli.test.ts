@@ -146,7 +146,7 @@ t.test('serve listens on HOST/PORT, answers /healthz and /readyz, and stops clea
   t.match(server.stdout(), /"signal":"SIGTERM".*"msg":"shutting down"/)
   const output = server.stdout() + server.stderr()
   t.notOk(output.includes(secretsKey), 'SECRETS_KEY never logged')
-  t.notOk(output.includes(new URL(databaseUrl).pathname.slice(1)) && /postgres:\/\//.test(output), 'DATABASE_URL never logged')
+  t.notOk(output.includes('postgres://'), 'DATABASE_URL never logged')
   await t.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'the port is closed')
 })
 
