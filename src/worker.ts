@@ -109,7 +109,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     if (closed) return
     const client = new pg.Client({
       connectionString: config.databaseUrl, application_name: 'urgent-appeals-listener',
-      connectionTimeoutMillis: 5000, keepAlive: true,
+      // Keepalive notices a silently dead peer (no RST) that would otherwise leave us deaf.
+      connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000,
     })
     let lost = false
     const onLost = () => {

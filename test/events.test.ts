@@ -186,6 +186,11 @@ t.test('types filters by a comma-separated list of event types', async (t) => {
     t.equal(res.statusCode, 400, `types=${bad}: 400`)
     t.same(problemPointers(res), [{ pointer: '/types', in: 'query' }], `types=${bad}: points at /types`)
   }
+  const repeated = await ctx.request('partner', 'GET', '/v1/events?types=appeal.published&types=appeal.closed')
+  t.equal(repeated.statusCode, 400, 'one comma-separated types parameter, not several')
+  t.same(problemPointers(repeated), [{ pointer: '/types', in: 'query' }])
+  const encoded = await page(ctx, 'partner', '?types=appeal.closed%2Cappeal.published')
+  t.same(encoded.items.map((e) => e.id), two.items.map((e) => e.id), 'an encoded comma is a comma')
 })
 
 t.test('after must name a known event; limit is 1–100; unknown parameters are refused', async (t) => {
