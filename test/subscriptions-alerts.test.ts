@@ -6,6 +6,8 @@
 import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import type { ParsedMail } from 'mailparser'
+import { EmailChannel } from '../src/email/channel.js'
+import { createEmailQueue } from '../src/email/queue.js'
 import { anAppeal, createDraft, createPublished } from './helpers/liaoning.js'
 import {
   emailProgress, eventually, pathOf, seedActiveSubscribers, startSupporterStack, subscribeAndConfirm,
@@ -235,4 +237,36 @@ t.test('an unsubscribe during a running fan-out stops the rest of it', async (t)
   for (const m of stack.sink.messages) for (const to of m.to) received.set(to, (received.get(to) ?? 0) + 1)
   t.equal(leaving.filter((e) => received.has(e)).length, 0, 'none of those who left got the alert')
   t.ok(emails.slice(0, 200).every((e) => received.get(e) === 1), 'everyone else got exactly one')
+})
+
+t.test('the reconciler re-sends what lost its job: a queued delivery, a stuck one, a confirmation', async (t) => {
+  const stack = await startSupporterStack(t)
+  await seedActiveSubscribers(stack, ['first@example.org', 'lost@example.org', 'stuck@example.org'])
+  await stack.pool.query(`UPDATE subscriptions SET status = 'pending' WHERE email <> 'first@example.org'`)
+  const appeal = await createPublished(stack)
+  await settled(stack, appeal.id, 1)
+  await stack.pool.query(`UPDATE subscriptions SET status = 'active'`)
+  // As if Redis had been flushed: rows frozen and queued minutes ago, one
+  // mid-send when its worker died, and a confirmation never handed to SMTP.
+  const { rows: [event] } = await stack.pool.query<{ id: string }>(`SELECT id FROM events WHERE appeal_id = $1`, [appeal.id])
+  await stack.pool.query(
+    `INSERT INTO deliveries (event_id, channel, recipient_id, status, queued_at, updated_at)
+     SELECT $1, 'email', id, CASE WHEN email = 'lost@example.org' THEN 'pending' ELSE 'sending' END,
+            now() - interval '20 minutes', now() - interval '20 minutes'
+       FROM subscriptions WHERE email IN ('lost@example.org', 'stuck@example.org')`, [event!.id])
+  await stack.request(null, 'POST', '/v1/subscriptions', { email: 'waiting@example.org' })
+  await stack.sink.waitFor('waiting@example.org')
+  await eventually(async () => (await stack.pool.query(`SELECT 1 FROM subscriptions WHERE email = 'waiting@example.org' AND confirmation_mailed_at IS NOT NULL`)).rowCount === 1, 5000, 'first confirmation recorded')
+  await stack.pool.query(`UPDATE subscriptions SET confirmation_mailed_at = NULL, confirmation_sent_at = now() - interval '5 minutes' WHERE email = 'waiting@example.org'`)
+
+  const queue = createEmailQueue(stack.redis, stack.config.queuePrefix)
+  t.teardown(() => queue.close())
+  const channel = new EmailChannel({ pool: stack.pool, queue, maxPerSecond: 0, retryScheduleSeconds: [1] })
+  // The scheduled reconciler may get there first; either way it is this code that runs.
+  t.ok(await channel.reconcile() <= 3, 'reconcile runs')
+  await settled(stack, appeal.id, 3)
+  t.equal((await alertsTo(stack, 'lost@example.org')).length, 1, 'the lost delivery arrives')
+  t.equal((await alertsTo(stack, 'stuck@example.org')).length, 1, 'the stuck one too (at least once)')
+  await eventually(async () => stack.sink.to('waiting@example.org').length === 2, 10_000, 'the confirmation again')
+  t.equal(await channel.reconcile(), 0, 'nothing left to do')
 })

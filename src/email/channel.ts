@@ -54,16 +54,17 @@ export class EmailChannel implements DeliveryChannel {
   }
 
   async reconcile(): Promise<number> {
+    // Runnable jobs waiting means workers will reach their rows: only an
+    // idle queue with stale due rows says a job was lost (e.g. Redis flushed).
+    const counts = await this.deps.queue.getJobCounts('waiting', 'prioritized', 'active')
+    const idle = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0) === 0
     // Confirmation mails decided on but never handed to SMTP: the same job
     // id is ignored while the original still waits, so this is harmless.
     const confirmations = await dueConfirmations(this.deps.pool, STALE_AFTER_SECONDS, 1000)
     if (confirmations.length > 0) {
       await this.deps.queue.addBulk(confirmations.map((id) => confirmationJob(id, this.deps.retryScheduleSeconds)))
     }
-    // Runnable jobs waiting means workers will reach their rows: only an
-    // idle queue with stale due rows says a job was lost (e.g. Redis flushed).
-    const counts = await this.deps.queue.getJobCounts('waiting', 'prioritized', 'active')
-    if ((counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0) > 0) return confirmations.length
+    if (!idle) return confirmations.length
     const rows = await takeStaleDue(this.deps.pool, STALE_AFTER_SECONDS, RECONCILE_BATCH)
     const groups = new Map<string, number[]>()
     for (const r of rows) {
