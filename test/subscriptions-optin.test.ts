@@ -3,7 +3,13 @@
 // address's state, rate limiting, expired and forged links, preferences,
 // export, erasure and the staff views.
 import t from 'tap'
-import { buildTestApp } from './helpers/context.js'
+import { buildTestApp, createTestDatabase, testConfig } from './helpers/context.js'
+import { buildApp } from '../src/app.js'
+import { createPool } from '../src/db/pool.js'
+import { createLogger } from '../src/logger.js'
+import { createFailFastRedis } from '../src/queue/queues.js'
+import { startDeliveryWorkers } from '../src/delivery/workers.js'
+import { startSmtpSink } from './helpers/smtp-sink.js'
 import { expectInvalid, expectProblem } from './helpers/liaoning.js'
 import {
   confirmationLink, eventually, linksIn, pathOf, startSupporterStack, subscribeAndConfirm, type SupporterStack,
@@ -282,4 +288,36 @@ t.test('staff: admins list and erase, editors see counts only', async (t) => {
   t.equal(await statusOf(stack, 'beta@example.org'), null)
   const audit = await stack.pool.query(`SELECT action, resource_id FROM audit_log WHERE action = 'subscriber.erase'`)
   t.same(audit.rows, [{ action: 'subscriber.erase', resource_id: id }])
+})
+
+t.test('addresses and tokens never reach the logs, even at debug level', async (t) => {
+  const lines: string[] = []
+  const logger = createLogger('debug', { write: (line: string) => { lines.push(line) } })
+  const sink = await startSmtpSink(t)
+  const databaseUrl = await createTestDatabase(t)
+  const config = await testConfig(databaseUrl, { SMTP_URL: sink.url, PUBLIC_RATE_LIMIT: '1000', EMAIL_RETRY_SCHEDULE: '1' })
+  const pool = createPool(databaseUrl, { max: 6 })
+  const redis = createFailFastRedis(config.redisUrl)
+  const app = await buildApp({ config, pool, redis, logger })
+  const delivery = await startDeliveryWorkers({ config, pool, logger })
+  t.teardown(async () => { await delivery.close(); await app.close(); redis.disconnect(); await pool.end() })
+
+  await app.inject({ method: 'POST', url: '/v1/subscriptions', payload: { email: 'Secret.Person@example.org' } })
+  await sink.waitFor('secret.person@example.org')
+  const link = (await linksIn(sink.messages[0]!)).find((l) => l.includes('/confirm/'))!.replace(/#.*$/, '')
+  const confirmToken = link.split('/').pop()!
+  await app.inject({ method: 'GET', url: pathOf(link) })
+  const confirmed = await app.inject({ method: 'POST', url: pathOf(link), headers: { accept: 'application/json' } })
+  const manageToken = pathOf(confirmed.json().preferencesUrl).split('/').pop()!
+  await app.inject({ method: 'GET', url: `/subscriptions/${manageToken}` })
+  await app.inject({ method: 'GET', url: `/v1/subscriptions/${manageToken}/export` })
+  await app.inject({ method: 'POST', url: `/subscriptions/${manageToken}/unsubscribe`, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  await app.inject({ method: 'GET', url: `/subscriptions/${'B'.repeat(43)}` })
+
+  const all = lines.join('')
+  t.ok(lines.length > 5, `${lines.length} log lines captured`)
+  t.match(all, /\/subscriptions\/\[redacted\]/, 'paths are logged with the token redacted')
+  t.notMatch(all, /secret\.person/i, 'no address')
+  t.notOk(all.includes(confirmToken), 'no confirmation token')
+  t.notOk(all.includes(manageToken), 'no management token')
 })
