@@ -5,7 +5,8 @@
 // queue prefix. Coverage comes from c8, not tap's own: tap cannot map the
 // tsx-compiled sources, c8 reads their source maps.
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startPostgres, startRedis, type RunningPostgres, type RunningRedis } from './services.js'
 
@@ -29,14 +30,16 @@ async function main(): Promise<number> {
     redis = await startRedis()
     env.TEST_REDIS_URL = redis.url
   }
-  rmSync('.tap/test-results', { recursive: true, force: true })
+  // A private folder for the raw results, so overlapping runs in one checkout do not count each other's.
+  const resultsDir = mkdtempSync(join(tmpdir(), 'ua-tap-'))
   const code = await new Promise<number>((resolve) => {
     const fullRun = !args.some((a) => a.endsWith('.ts'))
-    const c8 = ['c8', ...(fullRun ? COVERAGE_THRESHOLDS : [])]
-    const child = spawn('npx', [...c8, 'tap', ...args], { stdio: 'inherit', env })
+    const c8 = ['c8', `--temp-directory=${join(resultsDir, 'c8')}`, ...(fullRun ? COVERAGE_THRESHOLDS : [])]
+    const child = spawn('npx', [...c8, 'tap', `--output-dir=${resultsDir}`, ...args], { stdio: 'inherit', env })
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)))
   })
-  const { passed, failed } = countResults('.tap/test-results')
+  const { passed, failed } = countResults(resultsDir)
+  rmSync(resultsDir, { recursive: true, force: true })
   console.log(`${passed} passed, ${failed} failed`)
   return failed > 0 && code === 0 ? 1 : code
 }

@@ -115,6 +115,7 @@ export async function startRedis(port?: number): Promise<RunningRedis> {
     const { Redis } = await import('ioredis')
     await waitFor(async () => {
       const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      r.on('error', () => {}) // refused until the server is up: expected while waiting
       try { await r.connect(); return (await r.ping()) === 'PONG' } finally { r.disconnect() }
     }, 'redis-server (install it: apt-get install redis-server)')
   }

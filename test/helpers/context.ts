@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
+import tap from 'tap'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
@@ -31,12 +32,12 @@ export function servers(): Promise<{ databaseUrl: string; redisUrl: string }> {
     let redisUrl = process.env.TEST_REDIS_URL
     if (!databaseUrl) {
       const pgServer = await startPostgres()
-      process.once('exit', () => { void pgServer.stop() })
+      tap.teardown(() => pgServer.stop()) // after every test of this file
       databaseUrl = pgServer.url
     }
     if (!redisUrl) {
       const redisServer = await startRedis()
-      process.once('exit', () => { void redisServer.stop() })
+      tap.teardown(() => redisServer.stop())
       redisUrl = redisServer.url
     }
     return { databaseUrl, redisUrl }
