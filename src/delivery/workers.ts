@@ -42,18 +42,23 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
     connection, prefix: config.queuePrefix, concurrency: 4,
   })
   fanout.on('failed', (job, err) => logger.warn({ err, eventId: job?.data.eventId }, 'fan-out failed; BullMQ will retry'))
+  fanout.on('error', (err) => logger.warn({ err }, 'fan-out worker error'))
   closables.push(fanout)
 
   // The reconciler: Postgres is the truth, so every due delivery without a
   // live job is enqueued again — flushing Redis delays alerts, loses none.
   const maintenance = new Queue(QUEUE.maintenance, { connection, prefix: config.queuePrefix })
-  await maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' })
+  maintenance.on('error', () => {}) // Redis outages: the scheduler call below waits for the reconnect
+  // Not awaited: a worker started while Redis is down must still start; this lands on reconnect.
+  maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' })
+    .catch((err: unknown) => logger.warn({ err }, 'could not schedule the reconciler'))
   const reconciler = new Worker(QUEUE.maintenance, async () => {
     const counts: Record<string, number> = {}
     for (const channel of channels) counts[channel.name] = await channel.reconcile()
     return counts
   }, { connection, prefix: config.queuePrefix, concurrency: 1 })
   reconciler.on('failed', (_job, err) => logger.warn({ err }, 'reconcile failed; next run retries'))
+  reconciler.on('error', (err) => logger.warn({ err }, 'reconciler error'))
   closables.push(maintenance, reconciler)
 
   return {
