@@ -8,7 +8,7 @@ import type { Pool } from '../db/pool.js'
 import { emailStatusCounts, suppressionCounts } from '../repositories/email-deliveries.js'
 import type { EmailJob } from './queue.js'
 
-export function registerEmailMetrics(registry: Registry, deps: { pool: Pool; queue: Queue<EmailJob> }): void {
+export function registerEmailMetrics(registry: Registry, deps: { pool: Pool; queue: () => Queue<EmailJob> }): void {
   const { pool, queue } = deps
   // A scrape during an outage keeps the last values rather than failing /metrics.
   new Gauge({
@@ -36,7 +36,7 @@ export function registerEmailMetrics(registry: Registry, deps: { pool: Pool; que
     name: 'ua_email_queue_depth', help: 'Email jobs waiting, delayed (retries) or running',
     labelNames: ['state'] as const, registers: [registry],
     async collect() {
-      const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active').catch(() => null)
+      const counts = await queue().getJobCounts('waiting', 'prioritized', 'delayed', 'active').catch(() => null)
       if (!counts) return
       this.set({ state: 'waiting' }, (counts.waiting ?? 0) + (counts.prioritized ?? 0))
       this.set({ state: 'delayed' }, counts.delayed ?? 0)

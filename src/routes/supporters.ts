@@ -7,16 +7,25 @@ import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import { SubscriptionService } from '../services/subscriptions.js'
-import { confirmationJob, createEmailQueue } from '../email/queue.js'
+import type { Queue } from 'bullmq'
+import { confirmationJob, createEmailQueue, type EmailJob } from '../email/queue.js'
 import { registerEmailMetrics } from '../email/metrics.js'
 import { supporterRoutes } from './subscriptions.js'
 import { subscriberRoutes } from './subscribers.js'
 
 export async function supporters(app: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis }) {
   const { config, pool, redis } = opts
-  const queue = createEmailQueue(redis, config.queuePrefix)
-  queue.on('error', () => {}) // Redis down: the enqueue below fails and the reconciler catches up
-  app.addHook('onClose', async () => { await queue.close().catch(() => {}) })
+  // Created on first use: building the app (e.g. to write the OpenAPI
+  // document) must not connect to Redis.
+  let queue: Queue<EmailJob> | undefined
+  const emailQueue = () => {
+    if (!queue) {
+      queue = createEmailQueue(redis, config.queuePrefix)
+      queue.on('error', () => {}) // Redis down: the enqueue fails and the reconciler catches up
+    }
+    return queue
+  }
+  app.addHook('onClose', async () => { await queue?.close().catch(() => {}) })
 
   const subscriptions = new SubscriptionService(pool, {
     secretsKey: config.secretsKey,
@@ -24,11 +33,11 @@ export async function supporters(app: FastifyInstance, opts: { config: Readonly<
     // Not awaited: the 202 must not wait on (or be timed by) Redis. A lost
     // enqueue leaves confirmation_mailed_at empty and the reconciler re-sends.
     onConfirmationDue(subscriptionId) {
-      queue.add('confirmation', ...spread(confirmationJob(subscriptionId, config.email.retryScheduleSeconds)))
+      emailQueue().add('confirmation', ...spread(confirmationJob(subscriptionId, config.email.retryScheduleSeconds)))
         .catch((err: unknown) => app.log.warn({ err: { message: (err as Error).message }, subscriptionId }, 'confirmation mail not enqueued; the reconciler will'))
     },
   })
-  registerEmailMetrics(app.metrics, { pool, queue })
+  registerEmailMetrics(app.metrics, { pool, queue: emailQueue })
   await app.register(supporterRoutes, { config, pool, redis, subscriptions })
   await app.register(subscriberRoutes, { prefix: '/v1', subscriptions })
 }
