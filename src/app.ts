@@ -12,6 +12,7 @@ import type { Logger } from './logger.js'
 import { problemDetails } from './plugins/problem-details.js'
 import { auth } from './plugins/auth.js'
 import { idempotency } from './plugins/idempotency.js'
+import { publicRateLimit } from './plugins/public-rate-limit.js'
 import { metrics, createRegistry } from './plugins/metrics.js'
 import { openapi } from './plugins/openapi.js'
 import { healthRoutes } from './routes/health.js'
@@ -61,6 +62,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(openapi, { version: VERSION, publicBaseUrl: deps.config.publicBaseUrl })
   await app.register(auth, { pool: deps.pool })
   await app.register(idempotency, { pool: deps.pool })
+  await app.register(publicRateLimit, { config: deps.config, redis: deps.redis })
+  // JSON only (and what a route adds for itself, like the one-click form
+  // route): a text/plain body is a 415, not a string handed to validation.
+  app.removeContentTypeParser('text/plain')
 
   await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis })
   await app.register(appealRoutes, { prefix: '/v1', appeals: new AppealService(deps.pool) })

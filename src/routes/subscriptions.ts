@@ -1,12 +1,11 @@
 // HTTP surface of supporters (contract §6): the keyless JSON API under /v1
-// and the server-rendered pages under /subscriptions, all behind a
-// Redis-backed per-client rate limit (429 + Retry-After). Thin: the
+// and the server-rendered pages under /subscriptions, all behind the
+// public rate limit (plugins/public-rate-limit.ts). Thin: the
 // SubscriptionService does the work; pages answer in the supporter's
 // language, visitors we cannot identify by Accept-Language. GET never
 // changes state (mail scanners prefetch links); POST, PATCH and DELETE do.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import rateLimit from '@fastify/rate-limit'
 import { Type } from 'typebox'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
@@ -51,22 +50,6 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { config, subscriptions } = opts
   const pages: PageOptions = { basePath: new URL(config.publicBaseUrl).pathname.replace(/\/+$/, '') }
-
-  // Encapsulated here: only the keyless supporter routes are limited. Keys
-  // live under the queue prefix, so parallel deployments (and test files)
-  // sharing a Redis never share counters. Fails open if Redis is down: the
-  // 24 h confirmation rule in Postgres still stops mail-bombing.
-  await app.register(rateLimit, {
-    global: true,
-    max: config.publicRateLimitPerMinute,
-    timeWindow: 60_000,
-    redis: opts.redis,
-    nameSpace: `${config.queuePrefix}:public-rate-limit:`,
-    skipOnError: true,
-    errorResponseBuilder: (_request, context) => new AppError(429, 'rate-limited', 'Too many requests',
-      `At most ${context.max} requests per minute from one address; retry in ${context.after}.`, undefined,
-      { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),
-  })
 
   // Browsers post forms url-encoded; one-click clients (RFC 8058) post
   // `List-Unsubscribe=One-Click` url-encoded or as multipart, and some send

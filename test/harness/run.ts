@@ -13,10 +13,12 @@ import { startPostgres, startRedis, type RunningPostgres, type RunningRedis } fr
 const args = process.argv.slice(2)
 
 /**
- * Thresholds for a full run, set from what the suite reaches, a little
- * below it so that a real gap fails CI. A run of chosen files reports only.
+ * Thresholds for a full run: the suite reached 96.6 % statements, 87.8 %
+ * branches and 95 % functions when they were set; each sits ~3 points
+ * below, so untested new code fails CI while a refactor has room.
+ * A run of chosen files reports only.
  */
-const COVERAGE_THRESHOLDS = ['--check-coverage', '--statements', '85', '--lines', '85', '--functions', '80', '--branches', '75']
+const COVERAGE_THRESHOLDS = ['--check-coverage', '--statements', '93', '--lines', '93', '--functions', '92', '--branches', '84']
 let pg: RunningPostgres | undefined
 let redis: RunningRedis | undefined
 

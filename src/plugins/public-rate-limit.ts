@@ -1,0 +1,33 @@
+// Owns the per-client limit on keyless requests (contract §1.1
+// PUBLIC_RATE_LIMIT): every public endpoint — supporter routes and pages,
+// public appeal reads — shares one Redis-backed budget per client address.
+// Callers with an API key and the ops endpoints are not counted.
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import { AppError } from '../errors.js'
+
+const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']
+
+export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: Readonly<Config>; redis: Redis }) => {
+  const { config } = opts
+  await app.register(rateLimit, {
+    global: true,
+    // preHandler: the key (if any) has been resolved by then, so keyed calls pass.
+    hook: 'preHandler',
+    max: config.publicRateLimitPerMinute,
+    timeWindow: 60_000,
+    redis: opts.redis,
+    // Under the queue prefix: deployments (and test files) sharing a Redis never share counters.
+    nameSpace: `${config.queuePrefix}:public-rate-limit:`,
+    // Fails open while Redis is down: the 24 h confirmation rule in Postgres still stops mail-bombing.
+    skipOnError: true,
+    allowList: (request) => request.actor !== null
+      || OPS_ROUTES.some((route) => (request.routeOptions.url ?? '').startsWith(route)),
+    errorResponseBuilder: (_request, context) => new AppError(429, 'rate-limited', 'Too many requests',
+      `At most ${context.max} requests per minute from one address; retry in ${context.after}.`, undefined,
+      { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),
+  })
+}, { name: 'public-rate-limit', dependencies: ['auth'] })
