@@ -2,11 +2,9 @@
 // environment (nothing inherited but PATH and HOME), captured output,
 // bounded waits, and a kill at teardown for anything still running.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import pg from 'pg'
-import { servers } from './context.js'
+import { createTestDatabase } from './context.js'
 
 interface Tap { teardown(fn: () => unknown): void }
 
@@ -108,20 +106,4 @@ export async function waitForHttp(url: string, timeoutMs: number, exited?: Promi
 }
 
 /** A new, empty (unmigrated) database on the shared server; dropped at teardown. */
-export async function createEmptyDatabase(t: Tap): Promise<string> {
-  const { databaseUrl } = await servers()
-  const name = `ua_cli_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: databaseUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  t.teardown(async () => {
-    const c = new pg.Client({ connectionString: databaseUrl })
-    await c.connect()
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {})
-    await c.end()
-  })
-  const url = new URL(databaseUrl)
-  url.pathname = `/${name}`
-  return url.toString()
-}
+export const createEmptyDatabase = (t: Tap) => createTestDatabase(t, { migrated: false })

@@ -55,8 +55,11 @@ const withDatabase = (url: string, database: string) => {
   return u.toString()
 }
 
-/** A new, migrated, empty database; dropped at teardown. */
-export async function createTestDatabase(t: Tap): Promise<string> {
+/**
+ * A new database, dropped at teardown: migrated (cloned from a template
+ * built once per set of migrations), or empty with `migrated: false`.
+ */
+export async function createTestDatabase(t: Tap, options: { migrated?: boolean } = {}): Promise<string> {
   const { databaseUrl } = await servers()
   const template = `ua_template_${migrationsHash()}`
   const name = `ua_test_${randomBytes(6).toString('hex')}`
@@ -64,12 +67,16 @@ export async function createTestDatabase(t: Tap): Promise<string> {
   await admin.connect()
   try {
     await admin.query('SELECT pg_advisory_lock(727272)') // files run in parallel; one builds the template
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])
-    if (exists.rowCount === 0) {
-      await admin.query(`CREATE DATABASE ${template}`)
-      await migrate(withDatabase(databaseUrl, template))
+    if (options.migrated === false) {
+      await admin.query(`CREATE DATABASE ${name}`)
+    } else {
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])
+      if (exists.rowCount === 0) {
+        await admin.query(`CREATE DATABASE ${template}`)
+        await migrate(withDatabase(databaseUrl, template))
+      }
+      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`)
     }
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`)
   } finally {
     await admin.query('SELECT pg_advisory_unlock(727272)').catch(() => {})
     await admin.end()
