@@ -101,6 +101,11 @@ async function startRoles(config: Readonly<Config>, logger: Logger, roles: { api
     shutdown.add('fan-out queue', () => fanoutQueue.close())
     const worker = await startWorker({ config, pool, fanoutQueue, logger })
     shutdown.add('worker', () => worker.close())
+    // Fan-out, email, webhook and reconciler queues: without them the relay
+    // fills the fan-out queue and nothing is ever delivered.
+    const { startDeliveryWorkers } = await import('./delivery/workers.js')
+    const delivery = await startDeliveryWorkers({ config, pool, logger })
+    shutdown.add('delivery workers', () => delivery.close())
   }
   if (roles.api) {
     const { buildApp } = await import('./app.js')
