@@ -52,6 +52,22 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
   // Not awaited: a worker started while Redis is down must still start; this lands on reconnect.
   maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' })
     .catch((err: unknown) => logger.warn({ err }, 'could not schedule the reconciler'))
+  // The scheduler lives in Redis: a FLUSHALL or a restart without persistence
+  // erases it, and with it the reconciler that would restore the lost jobs.
+  // Put it back whenever it is missing (a no-op otherwise).
+  let ensuring = false
+  const ensureScheduler = setInterval(() => {
+    if (ensuring) return
+    ensuring = true
+    maintenance.getJobScheduler('reconcile')
+      .then((scheduler) => scheduler
+        ? undefined
+        : maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' })
+          .then(() => logger.warn('reconciler schedule was missing from Redis; restored')))
+      .catch(() => {}) // Redis away: the next tick tries again
+      .finally(() => { ensuring = false })
+  }, RECONCILE_EVERY_MS)
+  ensureScheduler.unref()
   const reconciler = new Worker(QUEUE.maintenance, async () => {
     const counts: Record<string, number> = {}
     for (const channel of channels) counts[channel.name] = await channel.reconcile()
@@ -63,6 +79,7 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
 
   return {
     async close() {
+      clearInterval(ensureScheduler)
       for (const c of closables.reverse()) await c.close()
       connection.disconnect()
     },
