@@ -12,7 +12,7 @@ import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import type { Logger } from '../logger.js'
 import { findEventById } from '../repositories/events.js'
-import { cancelRows, claimWindow, recordOutcomes, type Outcome } from '../repositories/email-deliveries.js'
+import { cancelRows, claimWindow, recordOutcomes, reviveSending, type Outcome } from '../repositories/email-deliveries.js'
 import * as subscriptions from '../repositories/subscriptions.js'
 import { deriveToken } from '../lib/supporter-tokens.js'
 import { localeFor, type Locale } from '../i18n/index.js'
@@ -54,7 +54,10 @@ export class EmailSender {
     this.listId = `alerts.${this.from.domain}`
   }
 
-  async process(job: Pick<Job<EmailJob>, 'data' | 'attemptsMade' | 'opts'>): Promise<Record<string, number>> {
+  async process(job: Pick<Job<EmailJob>, 'data' | 'attemptsMade' | 'opts'> & { attemptsStarted?: number }): Promise<Record<string, number>> {
+    // A second start of the same chunk (its worker was killed, or the run
+    // threw): rows the first run left `sending` are no longer in flight.
+    if (job.data.kind === 'alert' && (job.attemptsStarted ?? 1) > 1) await reviveSending(this.deps.pool, job.data.ids)
     return job.data.kind === 'alert'
       ? this.processAlert(job.data.eventId, job.data.ids)
       : this.processConfirmation(job.data.subscriptionId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1))

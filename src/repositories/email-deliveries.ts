@@ -124,6 +124,19 @@ export async function cancelRows(db: Queryable, ids: number[]): Promise<void> {
 }
 
 /**
+ * Makes a chunk's `sending` rows due again when the chunk job runs a second
+ * time: BullMQ runs one job in one worker at a time, so the run that claimed
+ * them is over (killed or failed). Its sent-but-unrecorded mails go again:
+ * at-least-once, as promised, without waiting for the 15-minute sweep below.
+ */
+export async function reviveSending(db: Queryable, ids: number[]): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE deliveries SET status = 'retrying', next_attempt_at = now(), updated_at = now()
+      WHERE id = ANY($1::bigint[]) AND channel = 'email' AND status = 'sending'`, [ids])
+  return rowCount ?? 0
+}
+
+/**
  * Rows the reconciler must re-enqueue: due (`pending`, or `retrying` whose
  * time has come) and handed to a queue longer ago than `staleSeconds`.
  * Rows stuck in `sending` (a worker died mid-chunk) become due again first:
