@@ -1,0 +1,70 @@
+// The raw baselines, each in a fresh process like the worker under test:
+//   nodemailer — a pooled transport composing every message (html + text +
+//     headers, per-recipient links) as a hand-rolled script would;
+//   undici     — `request` of the same body to the same URLs at the same
+//     concurrency and connections per origin as the webhook pipeline;
+//   fastify    — a bare Fastify JSON route answering the same documents.
+// The runner sends one task over IPC and gets one result back.
+import nodemailer from 'nodemailer'
+import { Agent, request } from 'undici'
+import Fastify from 'fastify'
+import type { BaselineResult, BaselineTask, FastifyTask, NodemailerTask, UndiciTask } from './ipc.js'
+
+async function runNodemailer(task: NodemailerTask): Promise<BaselineResult> {
+  const transport = nodemailer.createTransport({ url: task.smtpUrl, pool: true, maxConnections: task.connections, maxMessages: Infinity })
+  let next = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: task.inFlight }, async () => {
+    while (next < task.n) {
+      const i = next++
+      const link = `http://localhost:3000/subscriptions/token${i}`
+      await transport.sendMail({
+        from: task.from, to: `raw${i}@example.org`, subject: task.subject,
+        text: task.text.replace(/\u0000\w+\u0000/g, link), html: task.html.replace(/\u0000\w+\u0000/g, link),
+        headers: { ...task.headers, 'List-Unsubscribe': `<${link}/unsubscribe>` },
+      })
+    }
+  }))
+  const ms = performance.now() - started
+  transport.close()
+  return { ms: [ms] }
+}
+
+async function runUndici(task: UndiciTask): Promise<BaselineResult> {
+  const agent = new Agent({ connections: task.connectionsPerOrigin, pipelining: 1, keepAliveTimeout: 30_000 })
+  const body = Buffer.from(task.body)
+  const headers = {
+    'content-type': 'application/json', 'user-agent': 'bench', 'webhook-id': 'msg_01J0000000000000000000000A',
+    'webhook-timestamp': '1700000000', 'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')}`,
+  }
+  const ms: number[] = []
+  for (let round = 0; round < task.rounds; round++) {
+    let next = 0
+    const started = performance.now()
+    await Promise.all(Array.from({ length: Math.min(task.inFlight, task.urls.length) }, async () => {
+      while (next < task.urls.length) {
+        const res = await request(task.urls[next++]!, { method: 'POST', dispatcher: agent, headers, body })
+        if (res.statusCode >= 300) throw new Error(`raw request answered ${res.statusCode}`)
+        await res.body.dump()
+      }
+    }))
+    ms.push(performance.now() - started)
+  }
+  await agent.close()
+  return { ms }
+}
+
+async function runFastify(task: FastifyTask): Promise<BaselineResult> {
+  const app = Fastify({ logger: false })
+  for (const [path, doc] of Object.entries(task.routes)) app.get(path, async () => doc)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return { port: (app.server.address() as { port: number }).port }
+}
+
+process.on('disconnect', () => process.exit(0))
+process.once('message', (task: BaselineTask & { id: number }) => {
+  const run = task.cmd === 'nodemailer' ? runNodemailer(task) : task.cmd === 'undici' ? runUndici(task) : runFastify(task)
+  run.then((result) => process.send?.({ id: task.id, ...result }),
+    (error: unknown) => process.send?.({ id: task.id, error: String((error as Error)?.stack ?? error) }))
+})
+process.send?.({ ready: true })

@@ -1,0 +1,48 @@
+// Messages between the bench runner and its child processes (sinks, baselines).
+export interface SinkStats {
+  mail: { count: number; first: number; last: number }
+  http: { count: number; first: number; last: number }
+}
+
+export type SinkRequest = { id: number; cmd: 'stats' | 'sample' | 'reset' | 'close' }
+export interface SinkReply { id: number; stats?: SinkStats; body?: string }
+
+export interface NodemailerTask {
+  cmd: 'nodemailer'
+  smtpUrl: string
+  n: number
+  /** Pool size: the product's transport uses 5. */
+  connections: number
+  /** Messages handed to the pool at once. */
+  inFlight: number
+  from: string
+  subject: string
+  text: string
+  html: string
+  headers: Record<string, string>
+}
+
+export interface UndiciTask {
+  cmd: 'undici'
+  urls: string[]
+  body: string
+  inFlight: number
+  connectionsPerOrigin: number
+  rounds: number
+}
+
+export interface FastifyTask {
+  cmd: 'fastify'
+  /** Path → JSON document to answer with. */
+  routes: Record<string, unknown>
+}
+
+export type BaselineTask = NodemailerTask | UndiciTask | FastifyTask
+
+export interface BaselineResult {
+  /** Milliseconds per round (nodemailer: one round). */
+  ms?: number[]
+  /** fastify: the port it listens on. */
+  port?: number
+  error?: string
+}

@@ -1,0 +1,467 @@
+// `npm run bench`: the service against the raw limits of its libraries, on
+// this machine, in the same run. Starts its own Postgres and Redis (the test
+// harness's), the sinks (SMTP + HTTP receivers) in a child process, the
+// worker and the API under test as real `urgent-appeals` processes, and each
+// raw baseline in a fresh child process; prints a table and writes
+// bench/results/latest.json. Targets are reported, never enforced: the exit
+// code is non-zero only when something crashed.
+//
+//   npm run bench [-- --scenario NAME[,NAME]] [--n N] [--quick]
+//
+// Scenarios: freeze, api-reads, latency, webhook-fanout, email-fanout (the
+// last also measures API reads under fan-out and the memory targets).
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { execFileSync } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import tap from 'tap'
+import autocannon from 'autocannon'
+import { Redis } from 'ioredis'
+import { startPostgres, startRedis, freePort, type RunningPostgres, type RunningRedis } from '../test/harness/services.js'
+import { buildTestApp, TEST_SECRETS_KEY, type TestApp } from '../test/helpers/context.js'
+import { anAppeal, createDraft, createPublished } from '../test/helpers/liaoning.js'
+import { createEndpoint } from '../test/helpers/webhooks.js'
+import { renderAlert } from '../src/email/alert-message.js'
+import { freezeEmailAudience } from '../src/repositories/email-deliveries.js'
+import { ipcChild, peakRssMB, ROOT, rssMB, spawnNode, stopAllChildren, type Child } from './lib/processes.js'
+import type { BaselineResult, BaselineTask, SinkStats } from './lib/ipc.js'
+
+// The test helpers import tap, whose root test would time out a long run: this process is no test.
+tap.setTimeout(0)
+
+// ---------------------------------------------------------------------------
+// Options.
+
+const SCENARIOS = ['freeze', 'api-reads', 'latency', 'webhook-fanout', 'email-fanout'] as const
+type Scenario = (typeof SCENARIOS)[number]
+const ALIASES: Record<string, Scenario> = { email: 'email-fanout', webhook: 'webhook-fanout', webhooks: 'webhook-fanout', api: 'api-reads', 'api-under-fanout': 'email-fanout', memory: 'email-fanout' }
+
+const { values: flags } = parseArgs({
+  options: {
+    scenario: { type: 'string', multiple: true },
+    n: { type: 'string' },
+    endpoints: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+})
+const quick = flags.quick!
+const selected = new Set<Scenario>()
+for (const name of (flags.scenario ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
+  const scenario = (SCENARIOS as readonly string[]).includes(name) ? name as Scenario : ALIASES[name]
+  if (!scenario) { console.error(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`); process.exit(2) }
+  selected.add(scenario)
+}
+if (selected.size === 0) for (const s of SCENARIOS) selected.add(s)
+const N = Number(flags.n ?? (quick ? 2_000 : 100_000))
+const ENDPOINTS = Number(flags.endpoints ?? (quick ? 200 : 2_000))
+if (!(N >= 10 && N <= 10_000_000) || !(ENDPOINTS >= 20 && ENDPOINTS <= 100_000)) { console.error('--n must be 10…10 000 000, --endpoints 20…100 000'); process.exit(2) }
+const ORIGINS = 20
+const LATENCY_PUBLISHES = quick ? 5 : 20
+const WEBHOOK_ROUNDS = quick ? 1 : 3
+const READ_SECONDS = quick ? 2 : 10
+const UNDER_FANOUT_SECONDS = quick ? 2 : 20
+/** The product's shape: 5 SMTP connections; webhook chunks of 200 × 32 requests, 16 connections per origin. */
+const SMTP_POOL = 5
+const WEBHOOK_IN_FLIGHT = Math.min(16, Math.ceil(ENDPOINTS / 200)) * 32
+const CONNECTIONS_PER_ORIGIN = 16
+
+// ---------------------------------------------------------------------------
+// Results.
+
+interface Row {
+  scenario: string
+  measure: string
+  ours: number | null
+  baseline: number | null
+  unit: string
+  /** Higher is better for throughput ratios; for latencies and sizes there is no ratio. */
+  ratio: number | null
+  target: string
+  met: boolean | null
+  details?: Record<string, unknown>
+}
+const rows: Row[] = []
+const failures: { scenario: string; error: string }[] = []
+const say = (m: string) => console.error(`[bench] ${m}`)
+
+// ---------------------------------------------------------------------------
+// Servers and processes.
+
+const teardowns: (() => Promise<unknown> | unknown)[] = []
+const t = { teardown: (fn: () => unknown) => { teardowns.push(fn) } }
+let pg: RunningPostgres | undefined
+let redisServer: RunningRedis | undefined
+let redis: Redis | undefined
+let sinks: Awaited<ReturnType<typeof ipcChild<{ smtpPort: number; httpPorts: number[] }>>> | undefined
+
+async function cleanup(): Promise<void> {
+  await stopAllChildren()
+  for (const fn of teardowns.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => {})
+  redis?.disconnect()
+  await redisServer?.stop().catch(() => {})
+  await pg?.stop().catch(() => {})
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { say(`${signal}: cleaning up`); void cleanup().finally(() => process.exit(130)) })
+}
+
+const sinkStats = async () => (await sinks!.call<{ stats: SinkStats }>({ cmd: 'stats' })).stats
+const resetSinks = () => sinks!.call({ cmd: 'reset' })
+
+async function untilSinks(check: (s: SinkStats) => boolean, timeoutMs: number, what: string): Promise<SinkStats> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const s = await sinkStats()
+    if (check(s)) return s
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms (mail ${s.mail.count}, http ${s.http.count})`)
+    await sleep(20)
+  }
+}
+
+function serviceEnv(ctx: TestApp, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: ctx.config.databaseUrl, REDIS_URL: ctx.config.redisUrl, SECRETS_KEY: TEST_SECRETS_KEY,
+    SMTP_URL: `smtp://127.0.0.1:${sinks!.ready.smtpPort}`, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    PUBLIC_RATE_LIMIT: '999999999', LOG_LEVEL: 'info', ...extra,
+  }
+}
+
+let profiles = 0
+const nodeArgs = () => (flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles')}`, `--cpu-prof-name=worker-${++profiles}.cpuprofile`] : [])
+
+/** `urgent-appeals worker` as a real process; resolves once it has started. */
+async function startWorkerProcess(ctx: TestApp): Promise<Child> {
+  const child = spawnNode('src/cli.ts', ['worker'], { env: serviceEnv(ctx), nodeArgs: nodeArgs() })
+  await child.waitFor(/worker started/, 30_000)
+  return child
+}
+
+/** `urgent-appeals serve` (request logs off, like the bare baseline); resolves with its base URL once it answers. */
+async function startServeProcess(ctx: TestApp): Promise<{ child: Child; base: string }> {
+  const port = await freePort()
+  const child = spawnNode('src/cli.ts', ['serve'], { env: serviceEnv(ctx, { PORT: String(port), LOG_LEVEL: 'warn' }) })
+  const base = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 300; i++) {
+    if (child.proc.exitCode !== null) throw new Error(`serve exited: ${child.output().slice(-2000)}`)
+    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return { child, base }
+    await sleep(100)
+  }
+  throw new Error(`serve did not answer: ${child.output().slice(-2000)}`)
+}
+
+async function baseline(task: BaselineTask, timeoutMs: number): Promise<{ result: BaselineResult; child: Child }> {
+  const child = spawnNode('bench/lib/baseline.ts', [])
+  const ipc = await ipcChild<boolean>(child)
+  const result = await ipc.call<BaselineResult>(task as unknown as Record<string, unknown>, timeoutMs)
+  if (result.error) throw new Error(`baseline ${task.cmd}: ${result.error}`)
+  return { result, child }
+}
+
+/** A fresh database (cloned from the migrated template) with keys for each role; Redis emptied. */
+async function freshApp(): Promise<TestApp> {
+  await redis!.flushall()
+  return buildTestApp(t, { SMTP_URL: `smtp://127.0.0.1:${sinks!.ready.smtpPort}`, PUBLIC_RATE_LIMIT: '999999999' })
+}
+
+async function seedSupporters(ctx: TestApp, n: number): Promise<void> {
+  await ctx.pool.query(
+    `INSERT INTO subscriptions (email, email_hash, language, countries, status, manage_nonce, manage_token_hash, confirmed_at)
+     SELECT 'supporter' || i || '@example.org', sha256(convert_to('e' || i, 'UTF8')),
+            (ARRAY['en', 'fr', 'es', 'ko', 'zh-Hans'])[1 + i % 5], '{}', 'active',
+            sha256(convert_to('n' || i, 'UTF8')), sha256(convert_to('m' || i, 'UTF8')), now()
+       FROM generate_series(1, $1::int) AS i`, [n])
+  await ctx.pool.query('ANALYZE subscriptions')
+}
+
+async function seedEndpoints(ctx: TestApp, count: number): Promise<string[]> {
+  const ports = sinks!.ready.httpPorts
+  const urls = Array.from({ length: count }, (_, i) => `http://127.0.0.1:${ports[i % ports.length]}/partner/${i}`)
+  let next = 0
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < urls.length) await createEndpoint(ctx, { url: urls[next++]! })
+  }))
+  return urls
+}
+
+/** Publishes a fresh draft; returns when the API answered, and when the request started. */
+async function publish(ctx: TestApp): Promise<number> {
+  const draft = await createDraft(ctx)
+  const started = Date.now()
+  const res = await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`)
+  if (res.statusCode !== 200) throw new Error(`publish failed: ${res.statusCode} ${res.body}`)
+  return started
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]! }
+const percentile = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! }
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
+
+// ---------------------------------------------------------------------------
+// Scenarios.
+
+async function scenarioFreeze(): Promise<void> {
+  const ctx = await freshApp()
+  await seedSupporters(ctx, N)
+  await publish(ctx) // no worker runs: the event waits undispatched, we freeze by hand
+  const { rows: [event] } = await ctx.pool.query<{ id: string; payload: { data: { appeal: { countries: string[]; themes: string[]; urgency: string } } } }>(
+    `SELECT id, payload FROM events WHERE type = 'appeal.published' ORDER BY position DESC LIMIT 1`)
+  const appeal = event!.payload.data.appeal
+  const times: number[] = []
+  let frozen = 0
+  for (let i = 0; i < 3; i++) {
+    await ctx.pool.query('DELETE FROM deliveries WHERE event_id = $1', [event!.id])
+    await ctx.pool.query('VACUUM deliveries')
+    const started = performance.now()
+    frozen = await freezeEmailAudience(ctx.pool, event!.id, { countries: appeal.countries, themes: appeal.themes ?? [], urgency: appeal.urgency })
+    times.push(performance.now() - started)
+  }
+  if (frozen !== N) throw new Error(`froze ${frozen} rows, expected ${N}`)
+  const ms = median(times)
+  rows.push({
+    scenario: 'audience freeze', measure: `${N} delivery rows, one INSERT … SELECT (median of 3)`, ours: round(ms, 0), baseline: null, unit: 'ms',
+    ratio: null, target: `≤ ${round(1000 * N / 100_000, 0)} ms (1 s per 100 000)`, met: ms <= 1000 * N / 100_000,
+    details: { runsMs: times.map((x) => round(x, 0)), rowsPerSecond: Math.round(N / (ms / 1000)) },
+  })
+}
+
+async function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  const result = await autocannon({ ...opts })
+  const bad = result.non2xx + result.errors + result.timeouts
+  if (bad > 0) throw new Error(`autocannon ${opts.url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`)
+  return result
+}
+
+async function scenarioApiReads(): Promise<void> {
+  const ctx = await freshApp()
+  let id = ''
+  for (let i = 0; i < 25; i++) id = (await createPublished(ctx)).id
+  const serve = await startServeProcess(ctx)
+  const one = await (await fetch(`${serve.base}/v1/appeals/${id}`)).json()
+  const list = await (await fetch(`${serve.base}/v1/appeals?limit=20`)).json() as { items: unknown[] }
+  if (list.items.length !== 20) throw new Error(`list returned ${list.items.length} items`)
+  const bare = await baseline({ cmd: 'fastify', routes: { '/one': one, '/list': list } }, 30_000)
+  const bareBase = `http://127.0.0.1:${bare.result.port}`
+  const settings = { connections: 10, pipelining: 1, duration: READ_SECONDS }
+  const cases = [
+    { name: 'GET /v1/appeals/{id}', ours: `${serve.base}/v1/appeals/${id}`, raw: `${bareBase}/one`, target: 0.5 },
+    { name: 'GET /v1/appeals (list of 20)', ours: `${serve.base}/v1/appeals?limit=20`, raw: `${bareBase}/list`, target: 0.3 },
+  ]
+  for (const c of cases) {
+    await cannon({ url: c.ours, connections: 10, duration: 1 }) // warm-up
+    await cannon({ url: c.raw, connections: 10, duration: 1 })
+    const ours = await cannon({ url: c.ours, ...settings })
+    const raw = await cannon({ url: c.raw, ...settings })
+    const ratio = ours.requests.average / raw.requests.average
+    rows.push({
+      scenario: 'API reads', measure: `${c.name}, req/s (autocannon ${settings.connections} connections, ${settings.duration} s)`,
+      ours: round(ours.requests.average, 0), baseline: round(raw.requests.average, 0), unit: 'req/s',
+      ratio: round(ratio), target: `ratio ≥ ${c.target}`, met: ratio >= c.target,
+      details: { oursP99Ms: ours.latency.p99, baselineP99Ms: raw.latency.p99 },
+    })
+  }
+  await bare.child.stop()
+  await serve.child.stop()
+}
+
+async function scenarioLatency(): Promise<void> {
+  const ctx = await freshApp()
+  const supporters = 100
+  await seedEndpoints(ctx, ORIGINS) // one endpoint per origin
+  await seedSupporters(ctx, supporters)
+  const worker = await startWorkerProcess(ctx)
+  const webhook: number[] = []
+  const mail: number[] = []
+  for (let i = 0; i < LATENCY_PUBLISHES; i++) {
+    await resetSinks()
+    const started = await publish(ctx)
+    const s = await untilSinks((x) => x.http.count >= ORIGINS && x.mail.count >= supporters, 30_000, 'latency round')
+    webhook.push(s.http.first - started)
+    mail.push(s.mail.first - started)
+    await sleep(100)
+  }
+  await worker.stop()
+  const measure = (what: string) => `publish → first ${what}, ${LATENCY_PUBLISHES} publishes (${ORIGINS} endpoints, ${supporters} supporters)`
+  for (const [what, xs, p50, p99] of [['webhook', webhook, 50, 250], ['mail', mail, 500, 1000]] as const) {
+    const a = percentile(xs, 50)
+    const b = percentile(xs, 99)
+    rows.push({ scenario: `alert latency p50`, measure: measure(what), ours: a, baseline: null, unit: 'ms', ratio: null, target: `≤ ${p50} ms`, met: a <= p50, details: { samplesMs: xs } })
+    rows.push({ scenario: `alert latency p99`, measure: measure(what), ours: b, baseline: null, unit: 'ms', ratio: null, target: `≤ ${p99} ms`, met: b <= p99 })
+  }
+}
+
+async function scenarioWebhookFanout(): Promise<void> {
+  const ctx = await freshApp()
+  say(`registering ${ENDPOINTS} endpoints on ${ORIGINS} origins`)
+  const urls = await seedEndpoints(ctx, ENDPOINTS)
+  const worker = await startWorkerProcess(ctx)
+  const ours: number[] = []
+  for (let r = 0; r < WEBHOOK_ROUNDS; r++) {
+    await resetSinks()
+    const started = await publish(ctx)
+    const s = await untilSinks((x) => x.http.count >= ENDPOINTS, 120_000, `${ENDPOINTS} webhooks`)
+    ours.push(s.http.last - started)
+    await sleep(500) // outcomes written, chunk jobs done
+  }
+  const workerPeak = peakRssMB(worker.pid)
+  await worker.stop()
+  const body = (await sinks!.call<{ body: string }>({ cmd: 'sample' })).body
+  await resetSinks()
+  const raw = await baseline({ cmd: 'undici', urls, body, inFlight: WEBHOOK_IN_FLIGHT, connectionsPerOrigin: CONNECTIONS_PER_ORIGIN, rounds: WEBHOOK_ROUNDS }, 120_000)
+  await raw.child.stop()
+  const oursMs = median(ours)
+  const rawMs = median(raw.result.ms!)
+  const ratio = rawMs / oursMs
+  rows.push({
+    scenario: 'webhook fan-out', measure: `${ENDPOINTS} endpoints on ${ORIGINS} origins: publish → last 2xx (median of ${WEBHOOK_ROUNDS}), deliveries/s`,
+    ours: round(ENDPOINTS / (oursMs / 1000), 0), baseline: round(ENDPOINTS / (rawMs / 1000), 0), unit: '/s',
+    ratio: round(ratio), target: 'ratio ≥ 0.7', met: ratio >= 0.7,
+    details: { oursMs: ours.map((x) => round(x, 0)), baselineMs: raw.result.ms!.map((x) => round(x, 0)), bodyBytes: Buffer.byteLength(body), inFlight: WEBHOOK_IN_FLIGHT, workerPeakRssMB: workerPeak },
+  })
+}
+
+async function redisUsedMB(): Promise<number> {
+  const info = await redis!.info('memory')
+  return Number(/used_memory:(\d+)/.exec(info)![1]) / 1e6
+}
+
+async function scenarioEmailFanout(): Promise<void> {
+  const ctx = await freshApp()
+  // 1. Raw nodemailer, composing each message of the same content.
+  const draft = await createDraft(ctx, anAppeal())
+  const sample = renderAlert({ type: 'appeal.published', data: { appeal: draft } }, 'en', { listId: 'alerts.localhost' })
+  await resetSinks()
+  say(`raw nodemailer: ${N} messages`)
+  const raw = await baseline({
+    cmd: 'nodemailer', smtpUrl: `smtp://127.0.0.1:${sinks!.ready.smtpPort}`, n: N, connections: SMTP_POOL, inFlight: 50,
+    from: ctx.config.mailFrom, subject: sample.subject, text: sample.spec.text, html: sample.spec.html, headers: sample.spec.headers ?? {},
+  }, Math.max(120_000, N * 20))
+  await raw.child.stop()
+  await untilSinks((s) => s.mail.count >= N, 10_000, 'raw mails')
+  const rawMs = raw.result.ms![0]!
+
+  // 2. The fan-out, with API reads at 50 req/s alongside, worker RSS and Redis memory sampled.
+  // Appeals to read first, fanned out while nobody is subscribed yet (the audience is frozen at fan-out).
+  const worker = await startWorkerProcess(ctx)
+  const serve = await startServeProcess(ctx)
+  let id = ''
+  for (let i = 0; i < 3; i++) id = (await createPublished(ctx)).id
+  for (let i = 0; i < 300 && Number(await redis!.zcard('{ua}:fanout:completed')) < 3; i++) await sleep(100)
+  await seedSupporters(ctx, N)
+  const reads = { url: serve.base, connections: 5, overallRate: 50, duration: UNDER_FANOUT_SECONDS,
+    requests: [{ method: 'GET' as const, path: `/v1/appeals/${id}` }, { method: 'GET' as const, path: '/v1/appeals?limit=20' }] }
+  const idle = await cannon(reads)
+  await resetSinks()
+  const redisBefore = await redisUsedMB()
+  let redisPeak = redisBefore
+  let rssPeakSampled = 0
+  let sampling = true
+  const sampler = (async () => {
+    while (sampling) {
+      redisPeak = Math.max(redisPeak, await redisUsedMB().catch(() => 0))
+      rssPeakSampled = Math.max(rssPeakSampled, rssMB(worker.pid) ?? 0)
+      await sleep(100)
+    }
+  })()
+  say(`fan-out: ${N} supporters`)
+  const started = await publish(ctx)
+  const busy = cannon(reads)
+  const done = await untilSinks((s) => s.mail.count >= N, Math.max(120_000, N * 30), `${N} mails`)
+  const underFanout = await busy
+  sampling = false
+  await sampler
+  const oursMs = done.mail.last - started
+  const workerPeak = peakRssMB(worker.pid)
+  await serve.child.stop()
+  await worker.stop()
+  const ratio = rawMs / oursMs
+  rows.push({
+    scenario: 'email fan-out', measure: `${N} supporters: publish → last mail accepted, mails/s (pool of ${SMTP_POOL})`,
+    ours: round(N / (oursMs / 1000), 0), baseline: round(N / (rawMs / 1000), 0), unit: '/s', ratio: round(ratio), target: 'ratio ≥ 1.0', met: ratio >= 1,
+    details: { oursMs: round(oursMs, 0), baselineMs: round(rawMs, 0), readsDuringFanout: '50 req/s for ' + UNDER_FANOUT_SECONDS + ' s' },
+  })
+  const p99Ratio = underFanout.latency.p99 / Math.max(1, idle.latency.p99)
+  rows.push({
+    scenario: 'API under fan-out', measure: `p99 of 50 req/s reads (one appeal, list of 20) during the ${N} fan-out vs idle`,
+    ours: underFanout.latency.p99, baseline: idle.latency.p99, unit: 'ms', ratio: round(p99Ratio), target: '≤ 2× idle', met: p99Ratio <= 2,
+    details: { idle: { p50: idle.latency.p50, p99: idle.latency.p99, requests: idle.requests.total }, underFanout: { p50: underFanout.latency.p50, p99: underFanout.latency.p99, requests: underFanout.requests.total } },
+  })
+  rows.push({
+    scenario: 'memory: worker peak RSS', measure: `worker process VmHWM over start-up and the ${N} fan-out`, ours: round(workerPeak ?? rssPeakSampled, 0), baseline: null,
+    unit: 'MB', ratio: null, target: '≤ 250 MB', met: (workerPeak ?? rssPeakSampled) <= 250, details: { sampledPeakMB: round(rssPeakSampled, 0) },
+  })
+  const growth = redisPeak - redisBefore
+  rows.push({
+    scenario: 'memory: Redis growth', measure: `used_memory peak − before, during the ${N} fan-out`, ours: round(growth, 1), baseline: null,
+    unit: 'MB', ratio: null, target: '≤ 50 MB', met: growth <= 50, details: { beforeMB: round(redisBefore, 1), peakMB: round(redisPeak, 1) },
+  })
+}
+
+// ---------------------------------------------------------------------------
+// Table and main.
+
+function fmt(x: number | null, unit: string): string {
+  if (x === null) return '—'
+  return `${x.toLocaleString('en-US')} ${unit}`
+}
+
+function table(): string {
+  const head = ['scenario', 'measure', 'ours', 'baseline', 'ratio', 'target', 'met?']
+  const body = rows.map((r) => [r.scenario, r.measure, fmt(r.ours, r.unit), fmt(r.baseline, r.unit), r.ratio === null ? '—' : `${r.ratio}`, r.target, r.met === null ? '—' : r.met ? 'yes' : '**no**'])
+  const lines = [head, head.map(() => '---'), ...body].map((cols) => `| ${cols.join(' | ')} |`)
+  return lines.join('\n')
+}
+
+function machine() {
+  let commit = ''
+  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim() } catch { /* not a clone */ }
+  return { nproc: cpus().length, cpu: cpus()[0]?.model ?? '', memoryGB: round(totalmem() / 2 ** 30, 1), node: process.version, platform: `${process.platform} ${process.arch}`, commit }
+}
+
+const RUNNERS: Record<Scenario, () => Promise<void>> = {
+  freeze: scenarioFreeze, 'api-reads': scenarioApiReads, latency: scenarioLatency, 'webhook-fanout': scenarioWebhookFanout, 'email-fanout': scenarioEmailFanout,
+}
+
+async function main(): Promise<void> {
+  const started = Date.now()
+  say(`${quick ? 'quick' : 'full'} run: ${[...selected].join(', ')} (n=${N}, endpoints=${ENDPOINTS})`)
+  ;[pg, redisServer] = await Promise.all([startPostgres(), startRedis()])
+  process.env.TEST_DATABASE_URL = pg.url
+  process.env.TEST_REDIS_URL = redisServer.url
+  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 })
+  sinks = await ipcChild(spawnNode('bench/lib/sinks.ts', [String(ORIGINS)]))
+  for (const scenario of SCENARIOS) {
+    if (!selected.has(scenario)) continue
+    const at = Date.now()
+    say(`${scenario}…`)
+    try {
+      await RUNNERS[scenario]()
+      say(`${scenario} done in ${round((Date.now() - at) / 1000, 1)} s`)
+    } catch (error) {
+      failures.push({ scenario, error: String((error as Error)?.stack ?? error) })
+      say(`${scenario} FAILED: ${(error as Error)?.message ?? error}`)
+      await stopAllChildren().catch(() => {})
+      sinks = await ipcChild(spawnNode('bench/lib/sinks.ts', [String(ORIGINS)]))
+    }
+  }
+  const seconds = round((Date.now() - started) / 1000, 1)
+  console.log(table())
+  console.log(`\n${quick ? 'quick' : 'full'} run, ${seconds} s; machine: ${JSON.stringify(machine())}`)
+  const out = flags.out ?? join(ROOT, 'bench/results/latest.json')
+  mkdirSync(join(out, '..'), { recursive: true })
+  writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), quick, n: N, endpoints: ENDPOINTS, seconds, machine: machine(), rows, failures }, null, 2)}\n`)
+  say(`wrote ${out}`)
+  if (failures.length > 0) throw new Error(`${failures.length} scenario(s) crashed: ${failures.map((f) => f.scenario).join(', ')}`)
+}
+
+main().then(async () => {
+  await cleanup()
+  process.exit(0)
+}, async (error: unknown) => {
+  console.error(error)
+  await cleanup()
+  process.exit(1)
+})
