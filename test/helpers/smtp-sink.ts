@@ -44,6 +44,8 @@ interface Tap { teardown(fn: () => unknown): void }
 export interface SmtpSinkOptions {
   /** Wait this long before accepting each message, to keep a fan-out running while a test acts. */
   delayMs?: number
+  /** Listen on this port (a relay restarted on its old address); default: any free port. */
+  port?: number
 }
 
 export async function startSmtpSink(t: Tap | null, options: SmtpSinkOptions = {}): Promise<SmtpSink> {
@@ -99,7 +101,7 @@ export async function startSmtpSink(t: Tap | null, options: SmtpSinkOptions = {}
 
   const port = await new Promise<number>((resolve, reject) => {
     server.server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve((server.server.address() as { port: number }).port))
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve((server.server.address() as { port: number }).port))
   })
 
   const until = async <T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> => {

@@ -1,0 +1,118 @@
+// Helpers of the fault-injection suite (`npm run test:faults`): real
+// `worker` (and `serve`) processes started from bin/urgent-appeals.js on a
+// clean environment, supporters seeded in one statement, and the tally that
+// every scenario ends with — who got the alert, who got it more than once.
+// Every process and server started here is killed at teardown, also when
+// the test fails.
+import pg from 'pg'
+import { startCli, cliEnv, type Running } from '../helpers/cli.js'
+import { TEST_SECRETS_KEY } from '../helpers/context.js'
+import type { SinkMessage } from '../helpers/smtp-sink.js'
+import type { Tap } from '../helpers/liaoning.js'
+
+export type { Tap }
+
+/** The environment of a `worker`/`serve` child: only what it needs, loopback everywhere. */
+export function roleEnv(vars: { DATABASE_URL: string; REDIS_URL: string; SMTP_URL?: string } & Record<string, string>): NodeJS.ProcessEnv {
+  return cliEnv({
+    SECRETS_KEY: TEST_SECRETS_KEY,
+    LOG_LEVEL: 'info',
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    WEBHOOK_TIMEOUT_MS: '3000',
+    WEBHOOK_RETRY_SCHEDULE: '1,2,5',
+    EMAIL_RETRY_SCHEDULE: '1,2,5',
+    PUBLIC_RATE_LIMIT: '100000',
+    ...vars,
+  })
+}
+
+/** Starts `urgent-appeals worker` and waits for its "worker started" line. */
+export async function startWorkerProcess(t: Tap, env: NodeJS.ProcessEnv): Promise<Running> {
+  const worker = startCli(t, ['worker'], { env })
+  await worker.waitFor(/worker started/, 30_000)
+  return worker
+}
+
+/** Starts `urgent-appeals serve` on `port` and waits until it listens. */
+export async function startServeProcess(t: Tap, env: NodeJS.ProcessEnv): Promise<Running> {
+  const serve = startCli(t, ['serve'], { env })
+  await serve.waitFor(/Server listening/, 30_000)
+  return serve
+}
+
+/** `kill -9`: no shutdown hook runs, jobs stay active in Redis, claimed rows stay `sending`. */
+export async function killHard(process: Running): Promise<void> {
+  if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL')
+  await process.exited
+}
+
+export const supporterEmail = (i: number) => `supporter${i}@example.org`
+
+/**
+ * `n` active supporters (any country, any theme) written in one statement;
+ * returns their addresses. Tokens are never looked up in these tests, so
+ * nonces and hashes only need to be unique.
+ */
+export async function seedSupporters(db: Pick<pg.Pool, 'query'>, n: number, offset = 0): Promise<string[]> {
+  await db.query(
+    `INSERT INTO subscriptions (email, email_hash, language, countries, status, manage_nonce, manage_token_hash, confirmed_at)
+     SELECT 'supporter' || i || '@example.org', sha256(convert_to('e' || i, 'UTF8')),
+            (ARRAY['en', 'fr', 'es'])[1 + i % 3], '{}', 'active',
+            sha256(convert_to('n' || i, 'UTF8')), sha256(convert_to('m' || i, 'UTF8')), now()
+       FROM generate_series($1::int + 1, $1::int + $2::int) AS i`, [offset, n])
+  return Array.from({ length: n }, (_, i) => supporterEmail(offset + i + 1))
+}
+
+export interface Tally {
+  /** Intended recipients who got nothing. */
+  missing: string[]
+  /** Extra copies beyond the first, summed over recipients. */
+  duplicates: number
+  /** Recipients who got more than one copy. */
+  duplicated: number
+  /** Mail to addresses nobody intended. */
+  strays: number
+  received: number
+}
+
+/** Who of `intended` got at least one of `messages`, and how many extra copies went out. */
+export function tally(messages: readonly SinkMessage[], intended: readonly string[]): Tally {
+  const want = new Set(intended.map((e) => e.toLowerCase()))
+  const per = new Map<string, number>()
+  let strays = 0
+  for (const m of messages) {
+    for (const to of m.to) {
+      if (!want.has(to)) { strays++; continue }
+      per.set(to, (per.get(to) ?? 0) + 1)
+    }
+  }
+  let duplicates = 0
+  let duplicated = 0
+  for (const n of per.values()) if (n > 1) { duplicates += n - 1; duplicated++ }
+  return { missing: [...want].filter((e) => !per.has(e)), duplicates, duplicated, strays, received: messages.length }
+}
+
+/** Resolves when `check` holds, polling every 100 ms; rejects after `timeoutMs` with what was last seen. */
+export async function until<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs: number, what: string, seen?: () => unknown): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms${seen ? ` (last seen: ${JSON.stringify(seen())})` : ''}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Email delivery rows of the database by status. */
+export async function emailStatus(db: Pick<pg.Pool, 'query'>): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM deliveries WHERE channel = 'email' GROUP BY status ORDER BY status`)
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]))
+}
+
+/**
+ * The most copies an at-least-once crash may duplicate: rows claimed by a
+ * worker but not yet recorded. Outcomes are written once per chunk job, so
+ * that is chunk size × chunk jobs in flight per process × processes.
+ */
+export const EMAIL_IN_FLIGHT_PER_WORKER = 500 * 2
