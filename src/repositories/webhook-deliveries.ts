@@ -76,8 +76,8 @@ export interface ClaimedDelivery {
   actionDeadline: string | null
 }
 
-const CLAIMED_SELECT = `
-  SELECT c.id, c.event_id AS "eventId", ev.type AS "eventType", ev.payload, c.recipient_id AS "endpointId",
+const CLAIMED_COLUMNS = `
+  SELECT c.id, c.event_id AS "eventId", ev.type AS "eventType", c.recipient_id AS "endpointId",
          c.attempts, c.previous_status AS "previousStatus", w.status AS "endpointStatus", w.url,
          w.secret_current AS "secretCurrent", w.secret_previous AS "secretPrevious",
          coalesce(w.secret_previous_expires_at > now(), false) AS "previousActive",
@@ -85,6 +85,7 @@ const CLAIMED_SELECT = `
     FROM claimed c JOIN events ev ON ev.id = c.event_id
     LEFT JOIN webhook_endpoints w ON w.id = c.recipient_id
     LEFT JOIN appeals a ON a.id = ev.appeal_id`
+const CLAIMED_SELECT = CLAIMED_COLUMNS.replace('ev.type AS "eventType",', 'ev.type AS "eventType", ev.payload,')
 
 /**
  * Moves due rows among `ids` to `sending` and returns what an attempt
@@ -92,6 +93,7 @@ const CLAIMED_SELECT = `
  * alone: a duplicated job is a no-op.
  */
 export async function claimDeliveries(db: Queryable, ids: number[]): Promise<ClaimedDelivery[]> {
+  // The payload is the same for every row of an event: fetched (and parsed) once per event, not once per row.
   const { rows } = await db.query<ClaimedDelivery>(
     `WITH picked AS (
        SELECT id, status FROM deliveries
@@ -102,7 +104,12 @@ export async function claimDeliveries(db: Queryable, ids: number[]): Promise<Cla
        UPDATE deliveries d SET status = 'sending', updated_at = now()
          FROM picked WHERE d.id = picked.id
        RETURNING d.id, d.event_id, d.recipient_id, d.attempts, picked.status AS previous_status)
-     ${CLAIMED_SELECT}`, [ids])
+     ${CLAIMED_COLUMNS}`, [ids])
+  if (rows.length === 0) return rows
+  const eventIds = [...new Set(rows.map((r) => r.eventId))]
+  const { rows: events } = await db.query<{ id: string; payload: unknown }>('SELECT id, payload FROM events WHERE id = ANY($1)', [eventIds])
+  const payloads = new Map(events.map((e) => [e.id, e.payload]))
+  for (const row of rows) row.payload = payloads.get(row.eventId)
   return rows
 }
 

@@ -197,7 +197,9 @@ export class WebhookHttpClient {
           : `HTTP ${res.statusCode}`
         result.retryAfterSeconds = parseRetryAfter(res.headers['retry-after'])
       }
-      result.response = await this.readCapped(res.body)
+      // Most receivers answer 204 or an empty 200: drain those without the stream iterator.
+      if (res.statusCode === 204 || res.headers['content-length'] === '0') await res.body.dump()
+      else result.response = await this.readCapped(res.body)
     } catch (error) {
       if (result.statusCode === null) {
         const { errorClass, error: message } = classifyError(error, deadlineHit)
