@@ -9,7 +9,8 @@ import type { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
 import type { Logger } from './logger.js'
-import { problemDetails } from './plugins/problem-details.js'
+import { problemDetails, sendProblem } from './plugins/problem-details.js'
+import { AppError } from './errors.js'
 import { auth } from './plugins/auth.js'
 import { idempotency } from './plugins/idempotency.js'
 import { publicRateLimit } from './plugins/public-rate-limit.js'
@@ -44,6 +45,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // The router's own rejections (broken percent-encoding, an over-long
+    // path parameter) happen before the error handler: answer them as problems too.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      void sendProblem(reply, new AppError(tooLong ? 414 : 400, tooLong ? 'uri-too-long' : 'malformed-url',
+        tooLong ? 'URI too long' : 'Malformed URL',
+        tooLong ? 'A path segment is longer than this API accepts.' : 'The request path is not valid percent-encoding.'))
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(problemDetails)

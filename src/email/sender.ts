@@ -2,8 +2,9 @@
 // message once per (event, language) into a MIME template (cached), then
 // per window of recipients re-check suppression and claim in one
 // statement, fill in each recipient's links and send over the pooled SMTP
-// transport; outcomes of the chunk are written in one statement and
-// temporary failures re-enqueued on EMAIL_RETRY_SCHEDULE. A confirmation:
+// transport; outcomes of each window are written in one statement (so a
+// crash can repeat at most one window per chunk in flight) and temporary
+// failures re-enqueued on EMAIL_RETRY_SCHEDULE. A confirmation:
 // render and send one mail. Logs carry ids and SMTP codes, never addresses
 // or tokens.
 import type { Job, Queue } from 'bullmq'
@@ -22,7 +23,11 @@ import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
 import type { MailTransport } from './transport.js'
 import { alertJob, type EmailJob } from './queue.js'
 
-/** Recipients claimed and sent together: the send-time re-check runs once per window. */
+/**
+ * Recipients claimed, sent and recorded together: the send-time re-check
+ * and the outcome write run once per window, which also bounds what a
+ * crash can send twice.
+ */
 export const WINDOW = 50
 const TEMPLATE_CACHE_SIZE = 256
 
@@ -89,12 +94,13 @@ export class EmailSender {
     const base = config.publicBaseUrl
     const idPart = eventId.toLowerCase()
     const outcomes: Outcome[] = []
-    const hardBounced: number[] = []
     const retries: { id: number; attempt: number; delay: number }[] = []
     let suppressed = 0
     for (let i = 0; i < ids.length; i += WINDOW) {
       const claim = await claimWindow(pool, ids.slice(i, i + WINDOW))
       suppressed += claim.suppressed
+      const windowOutcomes: Outcome[] = []
+      const windowBounced: number[] = []
       await Promise.all(claim.recipients.map(async (r) => {
         const template = this.template(`${eventId}|${r.language}`, () => {
           const message = renderAlert(payload, r.language, { listId: this.listId })
@@ -108,24 +114,25 @@ export class EmailSender {
         })
         try {
           await this.send(r.email, raw)
-          outcomes.push({ id: r.id, status: 'sent', error: null, retryInSeconds: null })
+          windowOutcomes.push({ id: r.id, status: 'sent', error: null, retryInSeconds: null })
         } catch (error) {
           const failure = classifySmtpError(error)
           const schedule = config.email.retryScheduleSeconds
           if (failure.permanent) {
-            hardBounced.push(r.id)
-            outcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
+            windowBounced.push(r.id)
+            windowOutcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
           } else if (r.attempts <= schedule.length) {
             const delay = schedule[r.attempts - 1]!
-            outcomes.push({ id: r.id, status: 'retrying', error: failure.detail, retryInSeconds: delay })
+            windowOutcomes.push({ id: r.id, status: 'retrying', error: failure.detail, retryInSeconds: delay })
             retries.push({ id: r.id, attempt: r.attempts + 1, delay })
           } else {
-            outcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
+            windowOutcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
           }
         }
       }))
+      await withTransaction(pool, (tx) => recordOutcomes(tx, windowOutcomes, windowBounced))
+      outcomes.push(...windowOutcomes)
     }
-    await withTransaction(pool, (tx) => recordOutcomes(tx, outcomes, hardBounced))
     await this.enqueueRetries(eventId, retries)
     const count = (status: string) => outcomes.filter((o) => o.status === status).length
     const result = { sent: count('sent'), retrying: count('retrying'), failed: count('failed'), suppressed }

@@ -18,7 +18,7 @@ export interface RunningEmailDelivery {
 }
 
 /** Chunk jobs in flight per worker process; each sends a window of 50 over 5 SMTP connections. */
-const CONCURRENCY = 2
+export const CONCURRENCY = 2
 
 export async function startEmailDelivery(deps: {
   config: Readonly<Config>

@@ -34,3 +34,16 @@ t.test('a text/plain body is refused with 415 on JSON endpoints', async (t) => {
   t.equal(res.statusCode, 415)
   t.equal(res.json().type, '/problems/unsupported-media-type')
 })
+
+t.test('the router\'s own rejections are problem documents too', async (t) => {
+  const ctx = await buildTestApp(t)
+  const badEncoding = await ctx.request(null, 'GET', '/v1/appeals/%E0%A4%A')
+  t.equal(badEncoding.statusCode, 400)
+  t.match(badEncoding.headers['content-type'], /application\/problem\+json/)
+  t.equal(badEncoding.json().type, '/problems/malformed-url')
+
+  const tooLong = await ctx.request(null, 'GET', `/v1/appeals/${'a'.repeat(600)}`)
+  t.equal(tooLong.statusCode, 414)
+  t.equal(tooLong.json().type, '/problems/uri-too-long')
+  t.equal(tooLong.json().status, 414)
+})
