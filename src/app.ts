@@ -23,6 +23,7 @@ import { administrationRoutes } from './routes/administration.js'
 import { supporters } from './routes/supporters.js'
 import { webhookRoutes } from './routes/webhooks.js'
 import { AppealService } from './services/appeals.js'
+import { PublicReadCache } from './services/public-read-cache.js'
 import { VERSION } from './version.js'
 
 export interface AppDeps {
@@ -31,6 +32,15 @@ export interface AppDeps {
   redis: Redis
   logger: Logger
   registry?: Registry
+  /** The in-process cache of public appeal reads (on unless false: the offline OpenAPI app connects to nothing). */
+  readCache?: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Null when built with `readCache: false`. */
+    publicReadCache: PublicReadCache | null
+  }
 }
 
 export const BODY_LIMIT_BYTES = 512 * 1024
@@ -77,7 +87,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain')
 
   await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis })
-  await app.register(appealRoutes, { prefix: '/v1', appeals: new AppealService(deps.pool) })
+  const readCache = deps.readCache === false ? null : new PublicReadCache({ databaseUrl: deps.config.databaseUrl, logger: deps.logger })
+  app.decorate('publicReadCache', readCache)
+  if (readCache) {
+    app.addHook('onReady', async () => { await readCache.start() })
+    app.addHook('onClose', async () => { await readCache.close() })
+  }
+  await app.register(appealRoutes, { prefix: '/v1', appeals: new AppealService(deps.pool), readCache })
   await app.register(eventRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis })

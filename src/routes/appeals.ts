@@ -11,6 +11,9 @@ import {
   type Appeal,
 } from '../schemas/appeal.js'
 import { IdParams, problems } from '../schemas/common.js'
+import { isStaff } from '../plugins/auth.js'
+import { canonicalJson } from '../lib/canonical-json.js'
+import type { CachedRead, PublicReadCache } from '../services/public-read-cache.js'
 
 const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'ETag of the version you edited; required for published appeals' })),
@@ -30,12 +33,44 @@ function withEtag(reply: FastifyReply, appeal: Appeal): Appeal {
   return appeal
 }
 
-export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: AppealService }) {
+// What Fastify sets for a serialised JSON body; a cached string sent with it skips serialisation.
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/**
+ * A public read (no key, or a partner's: both see published and closed
+ * appeals only) from the cache, or loaded, serialised with the route's
+ * response schema exactly as Fastify would, and stored. Staff bypass it.
+ */
+async function publicRead(
+  cache: PublicReadCache, key: string, reply: FastifyReply, load: () => Promise<{ value: unknown; etag?: string }>,
+): Promise<FastifyReply> {
+  let hit: CachedRead | undefined = cache.get(key)
+  if (hit === undefined) {
+    const token = cache.begin() // before the query: a change committed meanwhile keeps the result out
+    const { value, etag } = await load()
+    hit = etag === undefined ? { body: reply.serialize(value) as string } : { body: reply.serialize(value) as string, etag }
+    cache.set(key, token, hit)
+  }
+  if (hit.etag !== undefined) void reply.header('etag', hit.etag)
+  return reply.type(JSON_TYPE).send(hit.body)
+}
+
+export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: AppealService; readCache?: PublicReadCache | null }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { appeals } = opts
+  const cache = opts.readCache ?? null
   const editor = app.requireRole('editor')
   // Appeal bodies are JSON only: a text/plain body is a 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain')
+  if (cache) {
+    // A change made through this process is committed when its handler
+    // returns: forget public reads before the response leaves, without
+    // waiting for the NOTIFY (which covers every other writer).
+    app.addHook('onSend', async (request, _reply, payload) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') cache.invalidate()
+      return payload
+    })
+  }
 
   app.post('/appeals', {
     preHandler: editor,
@@ -58,7 +93,11 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
       querystring: ListAppealsQuery,
       response: { 200: AppealPageSchema, ...problems(400, 401) },
     },
-  }, async (request) => appeals.list(request.actor, request.query))
+  }, async (request, reply) => {
+    if (cache === null || isStaff(request.actor)) return appeals.list(request.actor, request.query)
+    return publicRead(cache, `list ${canonicalJson(request.query)}`, reply,
+      async () => ({ value: await appeals.list(request.actor, request.query) }))
+  })
 
   app.get('/appeals/:id', {
     schema: {
@@ -67,7 +106,13 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
       params: IdParams,
       response: { 200: AppealSchema, ...problems(400, 401, 404) },
     },
-  }, async (request, reply) => withEtag(reply, await appeals.get(request.actor, request.params.id)))
+  }, async (request, reply) => {
+    if (cache === null || isStaff(request.actor)) return withEtag(reply, await appeals.get(request.actor, request.params.id))
+    return publicRead(cache, `one ${request.params.id}`, reply, async () => {
+      const appeal = await appeals.get(request.actor, request.params.id)
+      return { value: appeal, etag: etagOf(appeal.version) }
+    })
+  })
 
   app.patch('/appeals/:id', {
     preHandler: editor,
