@@ -13,13 +13,19 @@ const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']
 
 export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: Readonly<Config>; redis: Redis }) => {
   const { config } = opts
+  // Its own connection, auto-pipelined: the counter updates of requests that
+  // arrive in the same tick go to Redis in one write. Same script, same
+  // counters, same limit; fewer syscalls per request.
+  const redis = opts.redis.duplicate({ enableAutoPipelining: true })
+  redis.on('error', () => {}) // reconnects by itself; a failed update fails open (skipOnError)
+  app.addHook('onClose', async () => { redis.disconnect() })
   await app.register(rateLimit, {
     global: true,
     // preHandler: the key (if any) has been resolved by then, so keyed calls pass.
     hook: 'preHandler',
     max: config.publicRateLimitPerMinute,
     timeWindow: 60_000,
-    redis: opts.redis,
+    redis,
     // Under the queue prefix: deployments (and test files) sharing a Redis never share counters.
     nameSpace: `${config.queuePrefix}:public-rate-limit:`,
     // Fails open while Redis is down: the 24 h confirmation rule in Postgres still stops mail-bombing.
