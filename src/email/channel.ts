@@ -1,13 +1,13 @@
 // The email delivery channel (contract §6, architecture "fan-out"): freezes
 // an event's supporter audience with one INSERT … SELECT, enqueues chunk
-// jobs of delivery ids by keyset pages (memory stays flat whatever the
+// jobs of delivery ids a page at a time from one cursor (memory stays flat whatever the
 // audience), and reconciles rows whose job was lost, and confirmation mails
 // that never left.
 import type { Queue } from 'bullmq'
 import type { Pool, Queryable } from '../db/pool.js'
 import type { DeliveryChannel } from '../delivery/channel.js'
 import type { EventRow } from '../repositories/events.js'
-import { freezeEmailAudience, pendingIdsAfter, takeStaleDue } from '../repositories/email-deliveries.js'
+import { forEachPendingPage, freezeEmailAudience, takeStaleDue } from '../repositories/email-deliveries.js'
 import { dueConfirmations } from '../repositories/subscriptions.js'
 import { isMailworthy, type AlertEvent } from './alert-message.js'
 import { alertJob, chunkSizeFor, confirmationJob, type EmailJob } from './queue.js'
@@ -39,17 +39,12 @@ export class EmailChannel implements DeliveryChannel {
 
   async enqueue(event: EventRow): Promise<number> {
     let jobs = 0
-    let after = 0
-    for (let page = 0; page < 10_000; page++) { // bounded: 50 million rows
-      const ids = await pendingIdsAfter(this.deps.pool, event.id, after, ENQUEUE_PAGE)
-      if (ids.length === 0) break
+    await forEachPendingPage(this.deps.pool, event.id, ENQUEUE_PAGE, async (ids) => {
       const batch = []
       for (let i = 0; i < ids.length; i += this.chunkSize) batch.push(alertJob(event.id, ids.slice(i, i + this.chunkSize), 1))
       await this.deps.queue.addBulk(batch)
       jobs += batch.length
-      after = ids[ids.length - 1]!
-      if (ids.length < ENQUEUE_PAGE) break
-    }
+    })
     return jobs
   }
 

@@ -3,7 +3,7 @@
 // on sets: the audience is frozen by one INSERT … SELECT, claims and
 // send-time checks take a window of ids in one statement, and outcomes are
 // written with one UPDATE … FROM unnest per chunk.
-import type { Queryable } from '../db/pool.js'
+import type { Pool, Queryable } from '../db/pool.js'
 
 /** Statuses an email delivery goes through; PENDING ones still have work to do. */
 export const EMAIL_STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed', 'suppressed', 'cancelled'] as const
@@ -34,13 +34,34 @@ export async function freezeEmailAudience(db: Queryable, eventId: string, a: Aud
   return rowCount ?? 0
 }
 
-/** One keyset page of an event's rows still waiting for their first attempt. */
-export async function pendingIdsAfter(db: Queryable, eventId: string, afterId: number, limit: number): Promise<number[]> {
-  const { rows } = await db.query<{ id: number }>(
-    `SELECT id FROM deliveries
-      WHERE event_id = $1 AND channel = 'email' AND status = 'pending' AND id > $2
-      ORDER BY id LIMIT $3`, [eventId, afterId, limit])
-  return rows.map((r) => r.id)
+/**
+ * The event's rows still waiting for their first attempt, in id order,
+ * handed to `onPage` a page at a time (memory stays flat whatever the
+ * audience). One ordered read through a cursor: the event's rows are found
+ * once (through the unique key's leading columns) and sorted once, where a
+ * keyset page per query re-read every row of the event for each page.
+ */
+export async function forEachPendingPage(pool: Pool, eventId: string, pageSize: number, onPage: (ids: number[]) => Promise<void>): Promise<void> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN READ ONLY')
+    // Plan for reading every row: a cursor otherwise favours a fast start (walking the whole primary key).
+    await client.query('SET LOCAL cursor_tuple_fraction = 1')
+    await client.query(
+      `DECLARE pending NO SCROLL CURSOR FOR
+       SELECT id FROM deliveries WHERE event_id = $1 AND channel = 'email' AND status = 'pending' ORDER BY id`, [eventId])
+    for (;;) {
+      const { rows } = await client.query<{ id: number }>(`FETCH ${Math.trunc(pageSize)} FROM pending`)
+      if (rows.length > 0) await onPage(rows.map((r) => r.id))
+      if (rows.length < pageSize) break
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    client.release()
+  }
 }
 
 export interface ClaimedRecipient {
