@@ -1,7 +1,7 @@
 // A fan-out of 10 000 supporters, seeded with one INSERT … SELECT
 // generate_series (not through the API), completes with exactly one mail
 // each through the real pipeline and SMTP sink. The rate is reported, not
-// asserted: bench/email-fanout.ts measures it against raw nodemailer.
+// asserted: `npm run bench -- --scenario email-fanout` measures it against raw nodemailer.
 import t from 'tap'
 import { createPublished } from './helpers/liaoning.js'
 import { emailProgress, eventually, startSupporterStack } from './helpers/supporters.js'
