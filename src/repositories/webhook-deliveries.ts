@@ -86,6 +86,8 @@ const CLAIMED_COLUMNS = `
     LEFT JOIN webhook_endpoints w ON w.id = c.recipient_id
     LEFT JOIN appeals a ON a.id = ev.appeal_id`
 const CLAIMED_SELECT = CLAIMED_COLUMNS.replace('ev.type AS "eventType",', 'ev.type AS "eventType", ev.payload,')
+const CLAIMED_ONCE = CLAIMED_COLUMNS.replace('ev.type AS "eventType",',
+  'ev.type AS "eventType", CASE WHEN row_number() OVER (PARTITION BY c.event_id) = 1 THEN ev.payload END AS payload,')
 
 /**
  * Moves due rows among `ids` to `sending` and returns what an attempt
@@ -93,7 +95,8 @@ const CLAIMED_SELECT = CLAIMED_COLUMNS.replace('ev.type AS "eventType",', 'ev.ty
  * alone: a duplicated job is a no-op.
  */
 export async function claimDeliveries(db: Queryable, ids: number[]): Promise<ClaimedDelivery[]> {
-  // The payload is the same for every row of an event: fetched (and parsed) once per event, not once per row.
+  // One round trip: the payload is the same for every row of an event, so it
+  // comes (and is parsed) once per event, on that event's first row only.
   const { rows } = await db.query<ClaimedDelivery>(
     `WITH picked AS (
        SELECT id, status FROM deliveries
@@ -104,11 +107,9 @@ export async function claimDeliveries(db: Queryable, ids: number[]): Promise<Cla
        UPDATE deliveries d SET status = 'sending', updated_at = now()
          FROM picked WHERE d.id = picked.id
        RETURNING d.id, d.event_id, d.recipient_id, d.attempts, picked.status AS previous_status)
-     ${CLAIMED_COLUMNS}`, [ids])
-  if (rows.length === 0) return rows
-  const eventIds = [...new Set(rows.map((r) => r.eventId))]
-  const { rows: events } = await db.query<{ id: string; payload: unknown }>('SELECT id, payload FROM events WHERE id = ANY($1)', [eventIds])
-  const payloads = new Map(events.map((e) => [e.id, e.payload]))
+     ${CLAIMED_ONCE}`, [ids])
+  const payloads = new Map<string, unknown>()
+  for (const row of rows) if (row.payload !== null) payloads.set(row.eventId, row.payload)
   for (const row of rows) row.payload = payloads.get(row.eventId)
   return rows
 }
@@ -210,9 +211,18 @@ export interface HealthTransition {
  */
 export async function applyEndpointHealth(db: Queryable, health: EndpointHealth[], disableAfterSeconds: number): Promise<HealthTransition[]> {
   if (health.length === 0) return []
-  const ids = health.map((h) => h.endpointId)
   // Lock in id order first, so concurrent batches touching the same endpoints neither deadlock nor read stale state.
-  await db.query('SELECT id FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids])
+  // Only endpoints whose state can change: a success on a healthy endpoint with no recovery owed writes nothing
+  // (locking and rewriting every endpoint of every batch was most of a fan-out's endpoint writes).
+  const { rows: locked } = await db.query<{ id: string }>(
+    `SELECT w.id FROM webhook_endpoints w JOIN unnest($1::uuid[], $2::bool[]) AS u(id, ok) ON u.id = w.id
+      WHERE NOT u.ok OR w.failing_since IS NOT NULL OR w.notify_on_recovery
+      ORDER BY w.id FOR UPDATE OF w`,
+    [health.map((h) => h.endpointId), health.map((h) => h.ok)])
+  if (locked.length === 0) return []
+  const lockedIds = new Set(locked.map((r) => r.id))
+  health = health.filter((h) => lockedIds.has(h.endpointId))
+  const ids = health.map((h) => h.endpointId)
   const { rows } = await db.query<HealthTransition>(
     `UPDATE webhook_endpoints w SET
         failing_since = x.failing_since,
