@@ -2,7 +2,6 @@
 // `app.inject`. Infrastructure plugins first, then one plugin per resource.
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import helmet from '@fastify/helmet'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
@@ -14,6 +13,7 @@ import { AppError } from './errors.js'
 import { auth } from './plugins/auth.js'
 import { idempotency } from './plugins/idempotency.js'
 import { publicRateLimit } from './plugins/public-rate-limit.js'
+import { securityHeaders } from './plugins/security-headers.js'
 import { metrics, createRegistry } from './plugins/metrics.js'
 import { openapi } from './plugins/openapi.js'
 import { healthRoutes } from './routes/health.js'
@@ -66,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(problemDetails)
-  await app.register(helmet, {
+  await app.register(securityHeaders, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"],
