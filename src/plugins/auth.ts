@@ -33,8 +33,10 @@ async function resolveActor(pool: Pool, request: FastifyRequest): Promise<Actor 
 
 export const auth = fp(async (app: FastifyInstance, opts: { pool: Pool }) => {
   app.decorateRequest('actor', null)
-  app.addHook('onRequest', async (request) => {
-    request.actor = await resolveActor(opts.pool, request)
+  // Callback style: a keyless request (actor stays null) costs no promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers.authorization === undefined) return done()
+    resolveActor(opts.pool, request).then((actor) => { request.actor = actor; done() }, done)
   })
   app.decorate('requireRole', (...roles: Role[]): preHandlerHookHandler => {
     const guard = async (request: FastifyRequest) => {

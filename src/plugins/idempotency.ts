@@ -28,9 +28,18 @@ const REPLAYED_HEADERS = ['content-type', 'etag', 'location']
 export const idempotency = fp(async (app: FastifyInstance, opts: { pool: Pool }) => {
   app.decorateRequest('idempotency', null)
 
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Only on the routes that opted in (added as each route is declared, ahead
+  // of the route's own preHandlers, as the global hook ran): other requests
+  // pay nothing.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.idempotent !== true) return
+    route.preHandler = ([] as unknown[]).concat(claimKey, route.preHandler ?? []) as typeof route.preHandler
+    route.onSend = ([] as unknown[]).concat(route.onSend ?? [], completeKey) as typeof route.onSend
+  })
+
+  async function claimKey(request: FastifyRequest, reply: FastifyReply) {
     const key = request.headers['idempotency-key']
-    if (key === undefined || request.method !== 'POST' || !request.routeOptions.config.idempotent || !request.actor) return
+    if (key === undefined || request.method !== 'POST' || !request.actor) return
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
       throw badRequest('Idempotency-Key must be 1–255 visible ASCII characters.',
         [{ pointer: '/idempotency-key', in: 'header', message: 'is malformed' }])
@@ -58,9 +67,9 @@ export const idempotency = fp(async (app: FastifyInstance, opts: { pool: Pool })
     }
     void reply.headers(existing.responseHeaders ?? {}).header('idempotent-replayed', 'true')
     return reply.code(existing.responseStatus).send(existing.responseBody)
-  })
+  }
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  async function completeKey(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const claim = request.idempotency
     if (!claim) return payload
     request.idempotency = null
@@ -75,5 +84,5 @@ export const idempotency = fp(async (app: FastifyInstance, opts: { pool: Pool })
     }
     await completeIdempotencyKey(opts.pool, claim.apiKeyId, claim.key, { status: reply.statusCode, body: String(payload ?? ''), headers })
     return payload
-  })
+  }
 }, { name: 'idempotency', dependencies: ['auth'] })

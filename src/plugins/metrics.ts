@@ -30,10 +30,13 @@ export const metrics = fp(async (app: FastifyInstance, opts: { registry: Registr
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   })
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback style: no promise per response.
+  app.addHook('onResponse', (request, reply, done) => {
+    const method = request.method
     const route = request.routeOptions.url ?? 'unmatched'
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) })
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    requests.inc({ method, route, status: String(reply.statusCode) })
+    duration.observe({ method, route }, reply.elapsedTime / 1000)
+    done()
   })
 
   app.get('/metrics', {

@@ -19,6 +19,12 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
   const redis = opts.redis.duplicate({ enableAutoPipelining: true })
   redis.on('error', () => {}) // reconnects by itself; a failed update fails open (skipOnError)
   app.addHook('onClose', async () => { redis.disconnect() })
+  // The ops endpoints are never counted: decided once per route (rate-limit
+  // adds no hook where `config.rateLimit` is false) instead of per request.
+  // Routes declared before this plugin (metrics, OpenAPI, docs) get no hook anyway.
+  app.addHook('onRoute', (route) => {
+    if (OPS_ROUTES.some((ops) => route.url.startsWith(ops))) route.config = { ...route.config, rateLimit: false }
+  })
   await app.register(rateLimit, {
     global: true,
     // preHandler: the key (if any) has been resolved by then, so keyed calls pass.
@@ -30,8 +36,7 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
     nameSpace: `${config.queuePrefix}:public-rate-limit:`,
     // Fails open while Redis is down: the 24 h confirmation rule in Postgres still stops mail-bombing.
     skipOnError: true,
-    allowList: (request) => request.actor !== null
-      || OPS_ROUTES.some((route) => (request.routeOptions.url ?? '').startsWith(route)),
+    allowList: (request) => request.actor !== null,
     errorResponseBuilder: (_request, context) => new AppError(429, 'rate-limited', 'Too many requests',
       `At most ${context.max} requests per minute from one address; retry in ${context.after}.`, undefined,
       { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),

@@ -66,9 +66,10 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     // A change made through this process is committed when its handler
     // returns: forget public reads before the response leaves, without
     // waiting for the NOTIFY (which covers every other writer).
-    app.addHook('onSend', async (request, _reply, payload) => {
+    // Callback style: reads (every request this runs for, mostly) cost no promise.
+    app.addHook('onSend', (request, _reply, payload, done) => {
       if (request.method !== 'GET' && request.method !== 'HEAD') cache.invalidate()
-      return payload
+      done(null, payload)
     })
   }
 
