@@ -2,17 +2,11 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildTestApp, startTestWorker, type TestApp } from './helpers/context.js'
 import { allEvents, anAppeal, createDraft, expectProblem, expectStatus } from './helpers/liaoning.js'
+import { eventually } from './helpers/eventually.js'
 
-/** Polls until `check` gives a truthy value; fails after `timeoutMs`. */
-async function waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
+/** Polls `check` until it returns a truthy value; fails after `timeoutMs`. */
+const waitFor = <T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000) =>
+  eventually(check, timeoutMs, what, { intervalMs: 50 })
 
 const publishedEventsOf = async (ctx: TestApp, id: string) =>
   (await allEvents(ctx)).filter((e) => e.type === 'appeal.published' && e.data.appeal?.id === id)

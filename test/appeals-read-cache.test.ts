@@ -3,21 +3,17 @@
 // NOTIFY (bounded wait), changes through the same process at once, and while
 // its LISTEN connection is down it is bypassed.
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { createPool, type Pool } from '../src/db/pool.js'
 import { buildTestApp, type TestApp } from './helpers/context.js'
 import { anAppeal, createDraft, createPublished, expectStatus, type Tap } from './helpers/liaoning.js'
+import { eventually } from './helpers/eventually.js'
 
 /** Polls until `check` holds; fails after `timeoutMs` (the NOTIFY's bounded wait). */
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(10)
-  }
+const waitFor = async (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 2000): Promise<void> => {
+  await eventually(check, timeoutMs, what, { intervalMs: 10 })
 }
 
 /** Counts the queries the app's pool runs: a cached read runs none. */

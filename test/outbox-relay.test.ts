@@ -11,19 +11,13 @@ import { appendEvent } from '../src/services/events.js'
 import { claimUndispatched } from '../src/repositories/events.js'
 import { createFailFastRedis, createFanoutQueue, fanoutJobId } from '../src/queue/queues.js'
 import { dispatchPendingEvents } from '../src/jobs/outbox-relay.js'
+import { eventually } from './helpers/eventually.js'
 
 const LISTENER = 'urgent-appeals-listener'
 
 /** Polls `check` until it returns a truthy value; fails after `timeoutMs`. */
-async function waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(20)
-  }
-}
+const waitFor = <T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000) =>
+  eventually(check, timeoutMs, what, { intervalMs: 20 })
 
 /** A draft created and published through the API, as an editor does it; returns the appeal id. */
 async function publishAppeal(ctx: TestApp): Promise<string> {

@@ -11,6 +11,7 @@ import { startCli, cliEnv, type Running } from '../helpers/cli.js'
 import { TEST_SECRETS_KEY } from '../helpers/context.js'
 import type { SinkMessage } from '../helpers/smtp-sink.js'
 import type { Tap } from '../helpers/liaoning.js'
+import { eventually } from '../helpers/eventually.js'
 
 export type { Tap }
 
@@ -95,15 +96,8 @@ export function tally(messages: readonly SinkMessage[], intended: readonly strin
 }
 
 /** Resolves when `check` holds, polling every 100 ms; rejects after `timeoutMs` with what was last seen. */
-export async function until<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs: number, what: string, seen?: () => unknown): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms${seen ? ` (last seen: ${JSON.stringify(seen())})` : ''}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+export const until = <T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs: number, what: string, seen?: () => unknown) =>
+  eventually(check, timeoutMs, what, { intervalMs: 100, seen })
 
 /** Email delivery rows of the database by status. */
 export async function emailStatus(db: Pick<pg.Pool, 'query'>): Promise<Record<string, number>> {

@@ -11,6 +11,7 @@ import { deriveToken, emailHash, newNonce, tokenHash } from '../../src/lib/suppo
 import { buildTestApp, startTestWorker, type TestApp, type TestWorker } from './context.js'
 import { startSmtpSink, type SinkMessage, type SmtpSink, type SmtpSinkOptions } from './smtp-sink.js'
 import type { Tap } from './liaoning.js'
+import { eventually as poll } from './eventually.js'
 
 export interface SupporterStack extends TestApp {
   sink: SmtpSink
@@ -64,15 +65,8 @@ export async function subscribeAndConfirm(stack: SupporterStack, email: string, 
 }
 
 /** Waits until `check` holds (polling the database or the sink), at most `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+export const eventually = <T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = 'condition') =>
+  poll(check, timeoutMs, what, { intervalMs: 100 })
 
 /** Email delivery counts of one appeal by status, from the progress endpoint. */
 export async function emailProgress(stack: SupporterStack, appealId: string): Promise<Record<string, number>> {

@@ -9,6 +9,7 @@ import { createPool } from '../../src/db/pool.js'
 import { startDeliveryWorkers } from '../../src/delivery/workers.js'
 import { startTestWorker, type TestApp } from './context.js'
 import type { ReceivedRequest } from './receiver.js'
+import { eventually as poll } from './eventually.js'
 
 interface Tap { teardown(fn: () => unknown): void }
 
@@ -49,15 +50,8 @@ export function verify(secret: string, request: ReceivedRequest): unknown {
 }
 
 /** Polls `check` every 25 ms until it returns a truthy value; rejects after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+export const eventually = <T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition') =>
+  poll(check, timeoutMs, what)
 
 /** The endpoint's deliveries as the partner sees them (first page). */
 export async function deliveriesOf(ctx: TestApp, endpointId: string, as: As = 'partner', query = ''): Promise<any[]> {
