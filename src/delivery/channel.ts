@@ -1,7 +1,10 @@
 // Owns the contract between the fan-out job and each delivery channel
 // (webhooks, email). Fan-out asks every channel, in order, to freeze its
 // audience for an event into `deliveries` and to enqueue chunk jobs.
-import type { Queryable } from '../db/pool.js'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import type { Pool, Queryable } from '../db/pool.js'
+import type { Logger } from '../logger.js'
 import type { EventRow } from '../repositories/events.js'
 
 export type ChannelName = 'webhook' | 'email'
@@ -22,4 +25,13 @@ export interface DeliveryChannel {
    * `queued_at`. Runs every few seconds from a BullMQ job scheduler.
    */
   reconcile(): Promise<number>
+}
+
+/** What each channel's queue workers are started with (delivery/workers.ts). */
+export interface ChannelWorkerDeps {
+  config: Readonly<Config>
+  pool: Pool
+  logger: Logger
+  /** A BullMQ worker connection (maxRetriesPerRequest: null). */
+  connection: Redis
 }

@@ -3,10 +3,7 @@
 // transport, and the channel that fan-out and the reconciler call.
 // delivery/workers.ts composes it after the webhook channel.
 import { Worker } from 'bullmq'
-import type { Redis } from 'ioredis'
-import type { Config } from '../config.js'
-import type { Pool } from '../db/pool.js'
-import type { Logger } from '../logger.js'
+import type { ChannelWorkerDeps } from '../delivery/channel.js'
 import { EmailChannel } from './channel.js'
 import { EmailSender } from './sender.js'
 import { createMailTransport } from './transport.js'
@@ -20,13 +17,7 @@ export interface RunningEmailDelivery {
 /** Chunk jobs in flight per worker process; each sends a window of 50 over 5 SMTP connections. */
 export const CONCURRENCY = 2
 
-export async function startEmailDelivery(deps: {
-  config: Readonly<Config>
-  pool: Pool
-  logger: Logger
-  /** A BullMQ worker connection (maxRetriesPerRequest: null). */
-  connection: Redis
-}): Promise<RunningEmailDelivery> {
+export async function startEmailDelivery(deps: ChannelWorkerDeps): Promise<RunningEmailDelivery> {
   const { config, pool, logger, connection } = deps
   const queue = createEmailQueue(connection, config.queuePrefix)
   const transport = createMailTransport(config)

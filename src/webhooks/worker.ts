@@ -2,10 +2,7 @@
 // BullMQ worker, the one HTTP client, the channel that fan-out and the
 // reconciler call, and the notice mailer. delivery/workers.ts composes it.
 import { Worker } from 'bullmq'
-import type { Redis } from 'ioredis'
-import type { Config } from '../config.js'
-import type { Pool } from '../db/pool.js'
-import type { Logger } from '../logger.js'
+import type { ChannelWorkerDeps } from '../delivery/channel.js'
 import { createMailTransport } from '../email/transport.js'
 import { WebhookChannel } from './channel.js'
 import { WebhookDeliverer } from './deliverer.js'
@@ -23,13 +20,7 @@ export interface RunningWebhookDelivery {
 /** Chunk jobs in flight per worker process; each runs up to 32 requests. */
 const CONCURRENCY = 16
 
-export async function startWebhookDelivery(deps: {
-  config: Readonly<Config>
-  pool: Pool
-  logger: Logger
-  /** A BullMQ worker connection (maxRetriesPerRequest: null). */
-  connection: Redis
-}): Promise<RunningWebhookDelivery> {
+export async function startWebhookDelivery(deps: ChannelWorkerDeps): Promise<RunningWebhookDelivery> {
   const { config, pool, logger, connection } = deps
   const queue = createWebhookQueue(connection, config.queuePrefix)
   const client = new WebhookHttpClient({
