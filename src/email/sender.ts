@@ -2,36 +2,44 @@
 // message once per (event, language) into a MIME template (cached), then
 // per window of recipients re-check suppression and claim in one
 // statement, fill in each recipient's links and send over the pooled SMTP
-// transport; outcomes of each window are written in one statement (so a
-// crash can repeat at most one window per chunk in flight) and temporary
-// failures re-enqueued on EMAIL_RETRY_SCHEDULE. A confirmation:
+// transport in one lane per connection, each outcome written as it happens
+// (send-lanes.ts, outcome-recorder.ts), so a crash can repeat at most one
+// mail per connection. Temporary failures are re-enqueued on
+// EMAIL_RETRY_SCHEDULE. A confirmation:
 // render and send one mail. Logs carry ids and SMTP codes, never addresses
 // or tokens.
 import type { Job, Queue } from 'bullmq'
+import type { Readable } from 'node:stream'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import type { Logger } from '../logger.js'
 import { findEventById } from '../repositories/events.js'
-import { cancelRows, claimWindow, recordOutcomes, reviveSending, type Outcome } from '../repositories/email-deliveries.js'
+import { cancelRows, claimWindow, reviveSending, type ClaimedRecipient, type Outcome } from '../repositories/email-deliveries.js'
 import * as subscriptions from '../repositories/subscriptions.js'
 import { deriveToken } from '../lib/supporter-tokens.js'
 import { localeFor, type Locale } from '../i18n/index.js'
 import { isMailworthy, renderAlert, SLOT_PREFERENCES, SLOT_UNSUBSCRIBE, type AlertEvent } from './alert-message.js'
 import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
-import type { MailTransport } from './transport.js'
+import { OutcomeRecorder } from './outcome-recorder.js'
+import { SendLanes } from './send-lanes.js'
+import { SMTP_POOL_SIZE, type MailTransport } from './transport.js'
 import { alertJob, type EmailJob } from './queue.js'
 
-/**
- * Recipients claimed, sent and recorded together: the send-time re-check
- * and the outcome write run once per window, which also bounds what a
- * crash can send twice.
- */
+/** Recipients re-checked and claimed together, in one statement. */
 export const WINDOW = 50
+/**
+ * Mails per process accepted by the relay and not yet recorded, at most:
+ * one per SMTP connection. This is all a crash of the process can send twice.
+ */
+export const MAILS_IN_FLIGHT = SMTP_POOL_SIZE
 const TEMPLATE_CACHE_SIZE = 256
 
 export interface SmtpFailure { permanent: boolean; detail: string }
+
+/** An outcome with what the retry and the suppression list need. */
+interface SendOutcome extends Outcome { attempt: number; hardBounce: boolean }
 
 /** 5xx is permanent (except authentication, which is our problem, not the address's); 4xx and connection errors are temporary. */
 export function classifySmtpError(error: unknown): SmtpFailure {
@@ -47,6 +55,9 @@ export class EmailSender {
   private readonly from: MailFrom
   private readonly listId: string
   private readonly templates = new Map<string, MimeTemplate>()
+  /** Shared by every chunk job of the process. */
+  private readonly lanes = new SendLanes(MAILS_IN_FLIGHT)
+  private readonly recorder: OutcomeRecorder
 
   constructor(private readonly deps: {
     config: Readonly<Config>
@@ -57,6 +68,7 @@ export class EmailSender {
   }) {
     this.from = parseMailFrom(deps.config.mailFrom)
     this.listId = `alerts.${this.from.domain}`
+    this.recorder = new OutcomeRecorder(deps.pool)
   }
 
   async process(job: Pick<Job<EmailJob>, 'data' | 'attemptsMade' | 'opts'> & { attemptsStarted?: number }): Promise<Record<string, number>> {
@@ -78,7 +90,7 @@ export class EmailSender {
     return template
   }
 
-  private async send(to: string, raw: Buffer): Promise<void> {
+  private async send(to: string, raw: Buffer | Readable): Promise<void> {
     await this.deps.transport.sendMail({ envelope: { from: this.from.address, to: [to] }, raw })
   }
 
@@ -91,53 +103,53 @@ export class EmailSender {
       await cancelRows(pool, ids)
       return { cancelled: ids.length }
     }
-    const base = config.publicBaseUrl
-    const idPart = eventId.toLowerCase()
-    const outcomes: Outcome[] = []
-    const retries: { id: number; attempt: number; delay: number }[] = []
+    const render = (r: ClaimedRecipient): Buffer => {
+      const template = this.template(`${eventId}|${r.language}`, () => {
+        const message = renderAlert(payload, r.language, { listId: this.listId })
+        return new MimeTemplate({ from: config.mailFrom, ...message.spec }, this.from)
+      })
+      const manage = `${config.publicBaseUrl}/subscriptions/${deriveToken(config.secretsKey, 'manage', r.manageNonce)}`
+      return template.render({
+        to: r.email,
+        messageId: `d${r.id}.${eventId.toLowerCase()}@${this.from.domain}`,
+        slots: { [SLOT_PREFERENCES]: manage, [SLOT_UNSUBSCRIBE]: `${manage}/unsubscribe` },
+      })
+    }
+    const outcomes: SendOutcome[] = []
     let suppressed = 0
-    for (let i = 0; i < ids.length; i += WINDOW) {
+    let writeError: unknown = null
+    for (let i = 0; i < ids.length && writeError === null; i += WINDOW) {
       const claim = await claimWindow(pool, ids.slice(i, i + WINDOW))
       suppressed += claim.suppressed
-      const windowOutcomes: Outcome[] = []
-      const windowBounced: number[] = []
-      await Promise.all(claim.recipients.map(async (r) => {
-        const template = this.template(`${eventId}|${r.language}`, () => {
-          const message = renderAlert(payload, r.language, { listId: this.listId })
-          return new MimeTemplate({ from: config.mailFrom, ...message.spec }, this.from)
-        })
-        const manage = `${base}/subscriptions/${deriveToken(config.secretsKey, 'manage', r.manageNonce)}`
-        const raw = template.render({
-          to: r.email,
-          messageId: `d${r.id}.${idPart}@${this.from.domain}`,
-          slots: { [SLOT_PREFERENCES]: manage, [SLOT_UNSUBSCRIBE]: `${manage}/unsubscribe` },
-        })
-        try {
-          await this.send(r.email, raw)
-          windowOutcomes.push({ id: r.id, status: 'sent', error: null, retryInSeconds: null })
-        } catch (error) {
-          const failure = classifySmtpError(error)
-          const schedule = config.email.retryScheduleSeconds
-          if (failure.permanent) {
-            windowBounced.push(r.id)
-            windowOutcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
-          } else if (r.attempts <= schedule.length) {
-            const delay = schedule[r.attempts - 1]!
-            windowOutcomes.push({ id: r.id, status: 'retrying', error: failure.detail, retryInSeconds: delay })
-            retries.push({ id: r.id, attempt: r.attempts + 1, delay })
-          } else {
-            windowOutcomes.push({ id: r.id, status: 'failed', error: failure.detail, retryInSeconds: null })
-          }
-        }
-      }))
-      await withTransaction(pool, (tx) => recordOutcomes(tx, windowOutcomes, windowBounced))
-      outcomes.push(...windowOutcomes)
+      const settled = await Promise.allSettled(claim.recipients.map((r) =>
+        this.lanes.send(render(r), (body) => this.sendOne(r, body), (outcome) => this.recorder.record(outcome, outcome.hardBounce))))
+      for (const s of settled) {
+        if (s.status === 'fulfilled') outcomes.push(s.value)
+        else writeError ??= s.reason
+      }
     }
-    await this.enqueueRetries(eventId, retries)
+    // Recorded retries are enqueued even if a later write failed; unrecorded rows stay `sending` for the job's retry.
+    await this.enqueueRetries(eventId, outcomes.flatMap((o) => (o.retryInSeconds === null ? [] : [{ id: o.id, attempt: o.attempt + 1, delay: o.retryInSeconds }])))
+    if (writeError !== null) throw writeError
     const count = (status: string) => outcomes.filter((o) => o.status === status).length
     const result = { sent: count('sent'), retrying: count('retrying'), failed: count('failed'), suppressed }
     if (result.retrying + result.failed > 0) this.deps.logger.info({ eventId, ...result }, 'email chunk done with failures')
     return result
+  }
+
+  /** One claimed recipient: send, and decide the outcome from the SMTP reply. */
+  private async sendOne(r: ClaimedRecipient, raw: Readable): Promise<SendOutcome> {
+    const base = { id: r.id, attempt: r.attempts, hardBounce: false }
+    try {
+      await this.send(r.email, raw)
+      return { ...base, status: 'sent', error: null, retryInSeconds: null }
+    } catch (error) {
+      const failure = classifySmtpError(error)
+      const schedule = this.deps.config.email.retryScheduleSeconds
+      if (failure.permanent) return { ...base, hardBounce: true, status: 'failed', error: failure.detail, retryInSeconds: null }
+      if (r.attempts <= schedule.length) return { ...base, status: 'retrying', error: failure.detail, retryInSeconds: schedule[r.attempts - 1]! }
+      return { ...base, status: 'failed', error: failure.detail, retryInSeconds: null }
+    }
   }
 
   /** Retries of one chunk go back as delayed chunk jobs, one per (attempt, wait). */

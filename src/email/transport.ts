@@ -5,12 +5,15 @@ import type { Config } from '../config.js'
 
 export type MailTransport = Transporter
 
+/** SMTP connections per process for alerts (the sender sends one mail per connection at a time). */
+export const SMTP_POOL_SIZE = 5
+
 export function createMailTransport(config: Readonly<Config>, options: { maxConnections?: number } = {}): MailTransport {
   const dkim = config.email.dkim
   return nodemailer.createTransport({
     url: config.smtpUrl,
     pool: true,
-    maxConnections: options.maxConnections ?? 5,
+    maxConnections: options.maxConnections ?? SMTP_POOL_SIZE,
     maxMessages: Infinity,
     // A relay that stops answering must not hold a chunk (and its claimed
     // rows) for nodemailer's 10-minute default; the failure is retried.

@@ -3,6 +3,7 @@
 // transport, and the channel that fan-out and the reconciler call.
 // delivery/workers.ts composes it after the webhook channel.
 import { Worker } from 'bullmq'
+import { WORKER_LOCKS } from '../queue/queues.js'
 import type { ChannelWorkerDeps } from '../delivery/channel.js'
 import { EmailChannel } from './channel.js'
 import { EmailSender } from './sender.js'
@@ -14,8 +15,8 @@ export interface RunningEmailDelivery {
   close(): Promise<void>
 }
 
-/** Chunk jobs in flight per worker process; each sends a window of 50 over 5 SMTP connections. */
-export const CONCURRENCY = 2
+/** Chunk jobs in flight per worker process: while one claims its next window, the other keeps the SMTP connections busy. */
+const CONCURRENCY = 2
 
 export async function startEmailDelivery(deps: ChannelWorkerDeps): Promise<RunningEmailDelivery> {
   const { config, pool, logger, connection } = deps
@@ -25,7 +26,7 @@ export async function startEmailDelivery(deps: ChannelWorkerDeps): Promise<Runni
   const limiter = limiterFor(config.email.maxPerSecond)
   const backoff = scheduleBackoff(config.email.retryScheduleSeconds)
   const worker = new Worker<EmailJob>(EMAIL_QUEUE, (job) => sender.process(job), {
-    connection, prefix: config.queuePrefix, concurrency: CONCURRENCY,
+    connection, prefix: config.queuePrefix, concurrency: CONCURRENCY, ...WORKER_LOCKS,
     ...(limiter ? { limiter } : {}),
     settings: { backoffStrategy: (attemptsMade, type) => (type === SCHEDULE_BACKOFF ? backoff(attemptsMade) : 1000 * 2 ** attemptsMade) },
   })

@@ -4,8 +4,7 @@
 // every scenario ends with — who got the alert, who got it more than once.
 // Every process and server started here is killed at teardown, also when
 // the test fails.
-import { WINDOW as EMAIL_WINDOW } from '../../src/email/sender.js'
-import { CONCURRENCY as EMAIL_CHUNKS_IN_FLIGHT } from '../../src/email/worker.js'
+import { MAILS_IN_FLIGHT } from '../../src/email/sender.js'
 import pg from 'pg'
 import { startCli, cliEnv, type Running } from '../helpers/cli.js'
 import { TEST_SECRETS_KEY } from '../helpers/context.js'
@@ -107,8 +106,8 @@ export async function emailStatus(db: Pick<pg.Pool, 'query'>): Promise<Record<st
 }
 
 /**
- * The most copies an at-least-once crash may duplicate: rows claimed by a
- * worker but not yet recorded. Outcomes are written once per window of a
- * chunk job, so that is window × chunk jobs in flight per process.
+ * The most copies an at-least-once crash may duplicate: mails a worker had
+ * handed to SMTP and not yet recorded. Each SMTP connection carries one
+ * mail at a time and records it before the next, so that is the pool size.
  */
-export const EMAIL_IN_FLIGHT_PER_WORKER = EMAIL_WINDOW * EMAIL_CHUNKS_IN_FLIGHT
+export const EMAIL_IN_FLIGHT_PER_WORKER = MAILS_IN_FLIGHT
