@@ -9,6 +9,15 @@ export const QUEUE = { fanout: 'fanout', maintenance: 'maintenance' } as const
 /** Job ids cannot contain ':' in BullMQ; event ids never do. */
 export const fanoutJobId = (eventId: string) => `fanout-${eventId}`
 
+/**
+ * Job locks of every worker: the jobs of a worker that died are handed to
+ * another within about lockDuration + stalledInterval (20 s instead of
+ * BullMQ's 60 s). Locks are renewed every lockDuration / 2, so only an
+ * event loop blocked for 15 s could see a job start twice, which delivery
+ * tolerates (at-least-once; claims skip rows already finished).
+ */
+export const WORKER_LOCKS = { lockDuration: 15_000, stalledInterval: 5_000 } as const
+
 export interface FanoutJob {
   eventId: string
 }

@@ -2,6 +2,7 @@
 // BullMQ worker, the one HTTP client, the channel that fan-out and the
 // reconciler call, and the notice mailer. delivery/workers.ts composes it.
 import { Worker } from 'bullmq'
+import { WORKER_LOCKS } from '../queue/queues.js'
 import type { ChannelWorkerDeps } from '../delivery/channel.js'
 import { createMailTransport } from '../email/transport.js'
 import { WebhookChannel } from './channel.js'
@@ -41,7 +42,7 @@ export async function startWebhookDelivery(deps: ChannelWorkerDeps): Promise<Run
     onTransitions: () => { void sendNotices() },
   })
   const worker = new Worker<WebhookJob>(WEBHOOK_QUEUE, (job) => deliverer.processJob(job.data), {
-    connection, prefix: config.queuePrefix, concurrency: CONCURRENCY,
+    connection, prefix: config.queuePrefix, concurrency: CONCURRENCY, ...WORKER_LOCKS,
   })
   worker.on('failed', (job, err) => logger.warn({ err, ids: job?.data.ids.length }, 'webhook chunk failed; BullMQ will retry'))
   worker.on('error', (err) => logger.warn({ err }, 'webhook worker error'))
