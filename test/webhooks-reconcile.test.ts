@@ -29,13 +29,14 @@ tap.test('reconcile re-enqueues due deliveries without a job and revives stale i
   const channel = new WebhookChannel({ pool: ctx.pool, config: ctx.config, queue })
   t.equal(await channel.freeze(ctx.pool, (await findEventById(ctx.pool, ev!.id))!), 3)
   t.equal(await channel.freeze(ctx.pool, (await findEventById(ctx.pool, ev!.id))!), 0, 'freezing twice inserts nothing')
-  // Time passes: one row's job was lost, one row's worker died mid-attempt, one row is not due yet.
-  await ctx.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '5 minutes' WHERE recipient_id = $1`, [lost.id])
+  t.equal(await channel.reconcile(), 0, 'rows just frozen count as queued: the reconciler leaves them to their jobs')
+  // Time passes (every row was stamped queued when frozen): one row's job was lost, one row's worker died mid-attempt, one row is not due yet.
+  await ctx.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '5 minutes', queued_at = now() - interval '5 minutes'`)
   await ctx.pool.query(`UPDATE deliveries SET status = 'sending', attempts = 1, updated_at = now() - interval '10 minutes' WHERE recipient_id = $1`, [crashed.id])
   await ctx.pool.query(`UPDATE deliveries SET status = 'retrying', attempts = 1, next_attempt_at = now() + interval '1 hour' WHERE recipient_id = $1`, [later.id])
 
   t.equal(await channel.reconcile(), 1, 'the overdue row is re-enqueued; the stale in-flight one is made due again')
-  await ctx.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '5 minutes' WHERE recipient_id = $1`, [crashed.id])
+  await ctx.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '5 minutes', queued_at = now() - interval '5 minutes' WHERE recipient_id = $1`, [crashed.id])
   t.equal(await channel.reconcile(), 1, 'and enqueued on the next sweep once overdue')
   t.equal(receiver.requests.length, 0, 'nothing sent yet: no worker is running')
 

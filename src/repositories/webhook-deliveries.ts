@@ -29,9 +29,10 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string): Pro
               coalesce(e.payload -> 'data' -> 'appeal' ->> 'urgency', a.urgency) AS urgency
          FROM events e LEFT JOIN appeals a ON a.id = e.appeal_id
         WHERE e.id = $1)
-     INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, last_error, completed_at)
+     INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, queued_at, last_error, completed_at)
      SELECT ev.id, 'webhook', w.id,
             CASE WHEN w.status = 'active' THEN 'pending' ELSE 'skipped' END,
+            CASE WHEN w.status = 'active' THEN now() END,
             CASE WHEN w.status = 'active' THEN now() END,
             CASE WHEN w.status = 'active' THEN NULL ELSE 'endpoint disabled' END,
             CASE WHEN w.status = 'active' THEN NULL ELSE now() END
@@ -51,12 +52,15 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string): Pro
   return result.rowCount ?? 0
 }
 
-/** The event's deliveries still waiting for a first attempt, marked as handed to the queue. */
-export async function markPendingQueued(db: Queryable, eventId: string): Promise<number[]> {
+/**
+ * The event's deliveries still waiting for a first attempt, in id order.
+ * They were stamped `queued_at` when frozen: if their jobs never land, the
+ * reconciler takes them once that stamp is stale.
+ */
+export async function pendingIds(db: Queryable, eventId: string): Promise<number[]> {
   const { rows } = await db.query<{ id: number }>(
-    `UPDATE deliveries SET queued_at = now()
-      WHERE event_id = $1 AND channel = 'webhook' AND status = 'pending' RETURNING id`, [eventId])
-  return rows.map((r) => r.id).sort((a, b) => a - b)
+    `SELECT id FROM deliveries WHERE event_id = $1 AND channel = 'webhook' AND status = 'pending' ORDER BY id`, [eventId])
+  return rows.map((r) => r.id)
 }
 
 export interface ClaimedDelivery {

@@ -6,7 +6,7 @@ import type { Config } from '../config.js'
 import type { Pool, Queryable } from '../db/pool.js'
 import type { DeliveryChannel } from '../delivery/channel.js'
 import type { EventRow } from '../repositories/events.js'
-import { claimOverdue, freezeWebhookAudience, markPendingQueued, reviveStaleSending } from '../repositories/webhook-deliveries.js'
+import { claimOverdue, freezeWebhookAudience, pendingIds, reviveStaleSending } from '../repositories/webhook-deliveries.js'
 import { chunk, PRIORITY, type WebhookJob } from './queue.js'
 
 /** A due row without a run for this long is presumed to have lost its job. */
@@ -29,7 +29,7 @@ export class WebhookChannel implements DeliveryChannel {
   }
 
   async enqueue(event: EventRow): Promise<number> {
-    const ids = await markPendingQueued(this.deps.pool, event.id)
+    const ids = await pendingIds(this.deps.pool, event.id)
     if (ids.length === 0) return 0
     // No priority: BullMQ serves these before every prioritised retry.
     await this.deps.queue.addBulk(chunk(ids).map((part) => ({
