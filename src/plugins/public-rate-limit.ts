@@ -1,23 +1,29 @@
 // Owns the per-client limit on keyless requests (contract §1.1
 // PUBLIC_RATE_LIMIT): every public endpoint — supporter routes and pages,
-// public appeal reads — shares one Redis-backed budget per client address.
-// Callers with an API key and the ops endpoints are not counted.
+// public appeal reads — shares one Redis-backed budget per client address,
+// counted write-behind (write-behind-rate-store.ts) so that no request
+// waits on Redis. Callers with an API key and the ops endpoints are not counted.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
+import { WriteBehindRateStore } from './write-behind-rate-store.js'
 
 const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']
 
 export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: Readonly<Config>; redis: Redis }) => {
   const { config } = opts
-  // Its own connection, auto-pipelined: the counter updates of requests that
-  // arrive in the same tick go to Redis in one write. Same script, same
-  // counters, same limit; fewer syscalls per request.
+  // Its own connection, auto-pipelined: the counter updates of different
+  // clients that go out in the same tick share one write.
   const redis = opts.redis.duplicate({ enableAutoPipelining: true })
-  redis.on('error', () => {}) // reconnects by itself; a failed update fails open (skipOnError)
+  redis.on('error', () => {}) // reconnects by itself; meanwhile the store counts in this process
+  // Under the queue prefix: deployments (and test files) sharing a Redis never share counters.
+  const namespace = `${config.queuePrefix}:public-rate-limit:`
+  class PublicRateStore extends WriteBehindRateStore {
+    constructor() { super(redis, namespace) }
+  }
   app.addHook('onClose', async () => { redis.disconnect() })
   // The ops endpoints are never counted: decided once per route (rate-limit
   // adds no hook where `config.rateLimit` is false) instead of per request.
@@ -31,11 +37,7 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
     hook: 'preHandler',
     max: config.publicRateLimitPerMinute,
     timeWindow: 60_000,
-    redis,
-    // Under the queue prefix: deployments (and test files) sharing a Redis never share counters.
-    nameSpace: `${config.queuePrefix}:public-rate-limit:`,
-    // Fails open while Redis is down: the 24 h confirmation rule in Postgres still stops mail-bombing.
-    skipOnError: true,
+    store: PublicRateStore,
     allowList: (request) => request.actor !== null,
     errorResponseBuilder: (_request, context) => new AppError(429, 'rate-limited', 'Too many requests',
       `At most ${context.max} requests per minute from one address; retry in ${context.after}.`, undefined,
