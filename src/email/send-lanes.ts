@@ -4,13 +4,15 @@
 // relay to delivering it, is held back until the lane's previous outcome is
 // written. So each lane has at most one mail accepted and not yet recorded,
 // and the envelope round trips overlap that write instead of waiting for it.
-import { Readable } from 'node:stream'
+import { PassThrough, type Readable } from 'node:stream'
 
 interface Lane { recorded: Promise<void> }
 
-async function* after(previous: Promise<void>, raw: Buffer): AsyncGenerator<Buffer> {
-  await previous
-  yield raw
+/** The message as a stream that ends once `previous` has settled well, or fails if it did not. */
+function after(previous: Promise<void>, raw: Buffer): Readable {
+  const body = new PassThrough()
+  previous.then(() => body.end(raw), (error: unknown) => body.destroy(error as Error))
+  return body
 }
 
 export class SendLanes {
@@ -32,7 +34,7 @@ export class SendLanes {
     let recorded: Promise<void>
     let result: T
     try {
-      result = await send(Readable.from(after(lane.recorded, raw), { objectMode: false }))
+      result = await send(after(lane.recorded, raw))
       recorded = record(result)
     } catch (error) {
       recorded = Promise.reject(error)
