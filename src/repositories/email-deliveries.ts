@@ -112,9 +112,17 @@ export interface Outcome {
   retryInSeconds: number | null
 }
 
-/** All outcomes of a chunk in one statement; 5xx recipients join the suppression list in the same transaction. */
+/** A batch of outcomes in one statement; 5xx recipients join the suppression list in the same transaction. */
 export async function recordOutcomes(db: Queryable, outcomes: Outcome[], hardBouncedIds: number[]): Promise<void> {
-  if (outcomes.length > 0) {
+  if (outcomes.length > 0 && outcomes.every((o) => o.status === 'sent')) {
+    // The usual batch (a few mails, all accepted), written every few milliseconds: prepared once per connection.
+    await db.query({
+      name: 'email-outcomes-sent',
+      text: `UPDATE deliveries SET status = 'sent', last_error = NULL, next_attempt_at = NULL, completed_at = now(), updated_at = now()
+              WHERE id = ANY($1::bigint[])`,
+      values: [outcomes.map((o) => o.id)],
+    })
+  } else if (outcomes.length > 0) {
     await db.query(
       `UPDATE deliveries d
           SET status = u.status, last_error = u.error, updated_at = now(),
