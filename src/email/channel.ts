@@ -12,8 +12,13 @@ import { dueConfirmations } from '../repositories/subscriptions.js'
 import { isMailworthy, type AlertEvent } from './alert-message.js'
 import { alertJob, chunkSizeFor, confirmationJob, type EmailJob } from './queue.js'
 
-/** A due row queued longer ago than this, with nothing runnable in the queue, has lost its job. */
-export const STALE_AFTER_SECONDS = 60
+/**
+ * A due row queued longer ago than this, with nothing runnable in the
+ * queue, has lost its job. Short, because a wrong guess costs only a
+ * spare job (its claims skip rows already held or finished), while every
+ * second of it is a second of alerts waiting after Redis lost its data.
+ */
+export const STALE_AFTER_SECONDS = 20
 const RECONCILE_BATCH = 10_000
 const ENQUEUE_PAGE = 5_000
 
