@@ -47,14 +47,27 @@ async function cacheActive(ctx: TestApp): Promise<void> {
   await waitFor(() => ctx.app.publicReadCache?.active === true, 'the read cache to listen', 5000)
 }
 
-/** Reads twice: the second answer must come from memory (no query) and equal the first. */
+/**
+ * Reads twice: the second answer must come from memory (no query) and equal
+ * the first. The NOTIFY of a write made just before may still be on its way
+ * and rightly empty the cache between the two reads: then read again, a few
+ * times at most.
+ */
 async function expectCached(t: Tap, ctx: TestApp, queries: { readonly count: number }, id: string): Promise<any> {
-  const first = await publicGet(ctx, id)
-  const firstList = await publicList(ctx)
-  const before = queries.count
-  const again = await publicGet(ctx, id)
-  const againList = await publicList(ctx)
-  t.equal(queries.count, before, 'served from the cache: no query')
+  let first, firstList, again, againList
+  let queried = 0
+  for (let attempt = 0; attempt < 10; attempt++) {
+    first = await publicGet(ctx, id)
+    firstList = await publicList(ctx)
+    const before = queries.count
+    again = await publicGet(ctx, id)
+    againList = await publicList(ctx)
+    queried = queries.count - before
+    if (queried === 0) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  if (!first || !firstList || !again || !againList) throw new Error('unreachable: the loop runs at least once')
+  t.equal(queried, 0, 'served from the cache: no query')
   t.equal(again.body, first.body, 'the same body')
   t.equal(againList.body, firstList.body, 'the same list')
   t.equal(again.headers.etag, first.headers.etag, 'the same ETag')
