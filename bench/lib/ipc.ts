@@ -46,3 +46,13 @@ export interface BaselineResult {
   port?: number
   error?: string
 }
+
+/** What bench/lib/load.ts answers: autocannon's latency summary (ms). */
+export interface LoadResult {
+  p50: number
+  p99: number
+  requests: number
+  /** Non-2xx answers, errors and timeouts. */
+  bad: number
+  error?: string
+}
