@@ -69,3 +69,14 @@ tap.test('a failed outcome write fails that send and holds back nothing else for
   t.equal(await later, 3, 'the lane then carries mail again')
   t.same(sink.messages.map((m) => m.to[0]), ['s1@example.net', 's3@example.net'], 'the relay never accepted the held-back mail')
 })
+
+tap.test('a held body that fails unread does not bring the process down', async (t) => {
+  const { lanes } = await setUp(t, 1)
+  const failed = lanes.send(message(1), async () => 1, async () => { throw new Error('database down') })
+  // The relay refused before DATA: this send never reads its body, which then fails with the previous write.
+  const unread = lanes.send(message(2), async () => 2, async () => {})
+  await t.rejects(failed, /database down/)
+  t.equal(await unread, 2, 'the send settles with its own result')
+  await new Promise((resolve) => setTimeout(resolve, 50)) // an unheard stream error would surface here as an uncaught exception
+  t.pass('no uncaught stream error')
+})

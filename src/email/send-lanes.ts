@@ -11,6 +11,10 @@ interface Lane { recorded: Promise<void> }
 /** The message as a stream that ends once `previous` has settled well, or fails if it did not. */
 function after(previous: Promise<void>, raw: Buffer): Readable {
   const body = new PassThrough()
+  // The sender sees the failure through its own listener; if it never got
+  // as far as reading the body (the connection failed first), the error
+  // must not go unheard, which would end the process.
+  body.on('error', () => {})
   previous.then(() => body.end(raw), (error: unknown) => body.destroy(error as Error))
   return body
 }
