@@ -28,7 +28,7 @@ import { SMTP_POOL_SIZE, type MailTransport } from './transport.js'
 import { alertJob, type EmailJob } from './queue.js'
 
 /** Recipients re-checked and claimed together, in one statement. */
-export const WINDOW = 50
+const WINDOW = 50
 /**
  * Mails per process accepted by the relay and not yet recorded, at most:
  * one per SMTP connection. This is all a crash of the process can send twice.
