@@ -154,12 +154,17 @@ async function startServeProcess(ctx: TestApp): Promise<{ child: Child; base: st
   throw new Error(`serve did not answer: ${child.output().slice(-2000)}`)
 }
 
-async function baseline(task: BaselineTask, timeoutMs: number): Promise<{ result: BaselineResult; child: Child }> {
-  const child = spawnNode('bench/lib/baseline.ts', [])
+/** Runs one task in a fresh child (bench/lib/ipc.ts serveOneTask); the child stays up for the caller to stop. */
+async function childTask<R extends { error?: string }>(script: string, task: object, timeoutMs: number, what: string): Promise<{ result: R; child: Child }> {
+  const child = spawnNode(script, [])
   const ipc = await ipcChild<boolean>(child)
-  const result = await ipc.call<BaselineResult>(task as unknown as Record<string, unknown>, timeoutMs)
-  if (result.error) throw new Error(`baseline ${task.cmd}: ${result.error}`)
+  const result = await ipc.call<R>(task as Record<string, unknown>, timeoutMs)
+  if (result.error) throw new Error(`${what}: ${result.error}`)
   return { result, child }
+}
+
+function baseline(task: BaselineTask, timeoutMs: number): Promise<{ result: BaselineResult; child: Child }> {
+  return childTask<BaselineResult>('bench/lib/baseline.ts', task, timeoutMs, `baseline ${task.cmd}`)
 }
 
 /** A fresh database (cloned from the migrated template) with keys for each role; Redis emptied. */
@@ -266,16 +271,10 @@ async function explainFreeze(ctx: TestApp, eventId: string, appeal: { countries:
 
 /** Latency under a fixed rate, measured from a process of its own (bench/lib/load.ts). */
 async function latencyLoad(opts: autocannon.Options): Promise<LoadResult> {
-  const child = spawnNode('bench/lib/load.ts', [])
-  try {
-    const ipc = await ipcChild<boolean>(child)
-    const result = await ipc.call<LoadResult>(opts as unknown as Record<string, unknown>, ((opts.duration as number) + 30) * 1000)
-    if (result.error) throw new Error(`load: ${result.error}`)
-    if (result.bad > 0) throw new Error(`load ${opts.url}: ${result.bad} non-2xx answers, errors or timeouts`)
-    return { p50: result.p50, p99: result.p99, requests: result.requests, bad: result.bad }
-  } finally {
-    await child.stop()
-  }
+  const { result, child } = await childTask<LoadResult>('bench/lib/load.ts', opts, ((opts.duration as number) + 30) * 1000, 'load')
+  await child.stop()
+  if (result.bad > 0) throw new Error(`load ${opts.url}: ${result.bad} non-2xx answers, errors or timeouts`)
+  return { p50: result.p50, p99: result.p99, requests: result.requests, bad: result.bad }
 }
 
 async function cannon(opts: autocannon.Options): Promise<autocannon.Result> {

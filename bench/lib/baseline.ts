@@ -8,7 +8,7 @@
 import nodemailer from 'nodemailer'
 import { Agent, request } from 'undici'
 import Fastify from 'fastify'
-import type { BaselineResult, BaselineTask, FastifyTask, NodemailerTask, UndiciTask } from './ipc.js'
+import { serveOneTask, type BaselineResult, type BaselineTask, type FastifyTask, type NodemailerTask, type UndiciTask } from './ipc.js'
 
 async function runNodemailer(task: NodemailerTask): Promise<BaselineResult> {
   const transport = nodemailer.createTransport({ url: task.smtpUrl, pool: true, maxConnections: task.connections, maxMessages: Infinity })
@@ -61,10 +61,5 @@ async function runFastify(task: FastifyTask): Promise<BaselineResult> {
   return { port: (app.server.address() as { port: number }).port }
 }
 
-process.on('disconnect', () => process.exit(0))
-process.once('message', (task: BaselineTask & { id: number }) => {
-  const run = task.cmd === 'nodemailer' ? runNodemailer(task) : task.cmd === 'undici' ? runUndici(task) : runFastify(task)
-  run.then((result) => process.send?.({ id: task.id, ...result }),
-    (error: unknown) => process.send?.({ id: task.id, error: String((error as Error)?.stack ?? error) }))
-})
-process.send?.({ ready: true })
+serveOneTask<BaselineTask>((task) =>
+  task.cmd === 'nodemailer' ? runNodemailer(task) : task.cmd === 'undici' ? runUndici(task) : runFastify(task))

@@ -1,4 +1,5 @@
-// Messages between the bench runner and its child processes (sinks, baselines).
+// Messages between the bench runner and its child processes (sinks,
+// baselines, the load generator), and the children's side of a one-task run.
 export interface SinkStats {
   mail: { count: number; first: number; last: number }
   http: { count: number; first: number; last: number }
@@ -55,4 +56,19 @@ export interface LoadResult {
   /** Non-2xx answers, errors and timeouts. */
   bad: number
   error?: string
+}
+
+/**
+ * A child's side of a one-task run (baselines, the load generator): says
+ * it is ready, runs the one task the runner sends, answers with its result
+ * or error under the task's id, and exits when the runner goes away.
+ */
+export function serveOneTask<T>(run: (task: T) => Promise<object>): void {
+  process.on('disconnect', () => process.exit(0))
+  process.once('message', (message: T & { id: number }) => {
+    const { id, ...task } = message
+    run(task as T).then((result) => process.send?.({ ...result, id }),
+      (error: unknown) => process.send?.({ id, error: String((error as Error)?.stack ?? error) }))
+  })
+  process.send?.({ ready: true })
 }
