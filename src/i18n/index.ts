@@ -1,7 +1,7 @@
 // Owns which language a supporter is answered in: the message catalogue
 // (messages.ts), choosing a catalogue for any BCP 47 tag, Accept-Language
 // negotiation for visitors we do not know yet, and localised names of
-// countries, languages and dates.
+// countries, regions, languages, dates, lists and themes (themes.ts).
 import { en, es, fr, ko, zhHans, type MessageKey, type Messages } from './messages.js'
 
 export type { MessageKey } from './messages.js'
@@ -78,5 +78,13 @@ export function formatDate(locale: Locale, isoDate: string): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(date)
 }
 
-/** Themes are slugs; shown as words. */
-export const themeLabel = (slug: string) => slug.replace(/-/g, ' ')
+export { THEMES, isCatalogueTheme, themeLabel } from './themes.js'
+
+const listFormats = new Map<Locale, Intl.ListFormat>()
+
+/** `['China', 'Syria', 'Iran']` → `China, Syria, and Iran` (中国、叙利亚和伊朗) in the reader's language. */
+export function formatList(locale: Locale, items: readonly string[]): string {
+  let format = listFormats.get(locale)
+  if (!format) listFormats.set(locale, format = new Intl.ListFormat(locale, { type: 'conjunction', style: 'long' }))
+  return format.format(items)
+}

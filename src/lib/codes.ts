@@ -38,3 +38,46 @@ export const isCountry = (code: string) => COUNTRY_CODES.has(code)
 /** ISO 3166-2 shape with a known country part, e.g. `CN-LN`. */
 export const isSubdivision = (code: string) =>
   /^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(code) && COUNTRY_CODES.has(code.slice(0, 2))
+
+/**
+ * Countries grouped by UN M49 region (Africa 002, Americas 019, Asia 142,
+ * Europe 150, Oceania 009), for pickers: ICU names the regions in every
+ * language (`Intl.DisplayNames`, type 'region'). Kosovo sits with Europe and
+ * Taiwan with Asia; Antarctica, in no M49 region, keeps its own group (AQ).
+ */
+export const COUNTRY_REGIONS: Readonly<Record<'002' | '019' | '142' | '150' | '009' | 'AQ', readonly string[]>> = {
+  '002': [
+    'DZ', 'EG', 'EH', 'LY', 'MA', 'SD', 'TN', // Northern Africa
+    'BI', 'DJ', 'ER', 'ET', 'IO', 'KE', 'KM', 'MG', 'MU', 'MW', 'MZ', 'RE', 'RW', 'SC', 'SO', 'SS', 'TF', 'TZ', 'UG', 'YT', 'ZM', 'ZW',
+    'AO', 'CD', 'CF', 'CG', 'CM', 'GA', 'GQ', 'ST', 'TD',
+    'BW', 'LS', 'NA', 'SZ', 'ZA',
+    'BF', 'BJ', 'CI', 'CV', 'GH', 'GM', 'GN', 'GW', 'LR', 'ML', 'MR', 'NE', 'NG', 'SH', 'SL', 'SN', 'TG',
+  ],
+  '019': [
+    'AG', 'AI', 'AW', 'BB', 'BL', 'BQ', 'BS', 'CU', 'CW', 'DM', 'DO', 'GD', 'GP', 'HT', 'JM', 'KN', 'KY', 'LC', 'MF', 'MQ', 'MS',
+    'PR', 'SX', 'TC', 'TT', 'VC', 'VG', 'VI', // Caribbean
+    'BZ', 'CR', 'GT', 'HN', 'MX', 'NI', 'PA', 'SV',
+    'AR', 'BO', 'BR', 'BV', 'CL', 'CO', 'EC', 'FK', 'GF', 'GS', 'GY', 'PE', 'PY', 'SR', 'UY', 'VE',
+    'BM', 'CA', 'GL', 'PM', 'US',
+  ],
+  '142': [
+    'KG', 'KZ', 'TJ', 'TM', 'UZ', // Central Asia
+    'CN', 'HK', 'JP', 'KP', 'KR', 'MN', 'MO', 'TW',
+    'BN', 'ID', 'KH', 'LA', 'MM', 'MY', 'PH', 'SG', 'TH', 'TL', 'VN',
+    'AF', 'BD', 'BT', 'IN', 'IR', 'LK', 'MV', 'NP', 'PK',
+    'AE', 'AM', 'AZ', 'BH', 'CY', 'GE', 'IL', 'IQ', 'JO', 'KW', 'LB', 'OM', 'PS', 'QA', 'SA', 'SY', 'TR', 'YE',
+  ],
+  '150': [
+    'BG', 'BY', 'CZ', 'HU', 'MD', 'PL', 'RO', 'RU', 'SK', 'UA', // Eastern Europe
+    'AX', 'DK', 'EE', 'FI', 'FO', 'GB', 'GG', 'IE', 'IM', 'IS', 'JE', 'LT', 'LV', 'NO', 'SE', 'SJ',
+    'AD', 'AL', 'BA', 'ES', 'GI', 'GR', 'HR', 'IT', 'ME', 'MK', 'MT', 'PT', 'RS', 'SI', 'SM', 'VA', 'XK',
+    'AT', 'BE', 'CH', 'DE', 'FR', 'LI', 'LU', 'MC', 'NL',
+  ],
+  '009': [
+    'AU', 'CC', 'CX', 'HM', 'NF', 'NZ', // Australia and New Zealand
+    'FJ', 'NC', 'PG', 'SB', 'VU',
+    'FM', 'GU', 'KI', 'MH', 'MP', 'NR', 'PW', 'UM',
+    'AS', 'CK', 'NU', 'PF', 'PN', 'TK', 'TO', 'TV', 'WF', 'WS',
+  ],
+  AQ: ['AQ'],
+}

@@ -21,7 +21,8 @@ import { LinkError, SubscriptionService, toSupporterView } from '../services/sub
 import { knownThemes } from '../repositories/subscriptions.js'
 import { localeFor, negotiateLocale, type Locale } from '../i18n/index.js'
 import {
-  cancelledPage, confirmedPage, confirmPage, erasedPage, errorPage, preferencesPage, unsubscribedPage, type PageOptions,
+  cancelledPage, confirmedPage, confirmPage, erasedPage, erasePage, errorPage, offeredThemes, preferencesPage, unsubscribedPage,
+  unsubscribePage, type PageOptions,
 } from '../pages/supporter-pages.js'
 
 export interface SupporterRoutesOptions {
@@ -139,9 +140,9 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
     try {
       const row = await subscriptions.byConfirmationToken(request.params.token)
       const locale = localeFor(row.language)
-      // Already confirmed: say so (still no change), with the way to the preferences.
-      if (row.status === 'active') return html(reply, 200, confirmedPage(locale, pages, subscriptions.managementToken(row)))
-      return html(reply, 200, confirmPage(locale, pages, request.params.token, toSupporterView(row)))
+      // A spent link says so and never shows the management link: the mail may have been forwarded.
+      if (row.status !== 'pending') return html(reply, 410, errorPage(locale, 'used'))
+      return html(reply, 200, confirmPage(locale, pages, request.params.token, toSupporterView(row), offeredThemes(await knownThemes(opts.pool))))
     } catch (error) { return fail(request, reply, error) }
   })
 
@@ -190,18 +191,25 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
   })
 
   // The preference form (HTML forms cannot PATCH). Unticked boxes are absent: none ticked = all.
+  // Themes the page does not name (old rows may hold any slug) are kept while `keepOtherThemes` is ticked.
   app.post('/subscriptions/:token', { schema: { hide: true, ...tokenOnly } }, async (request, reply) => {
     const form = (request.body ?? {}) as Record<string, string[]>
-    const changes: PatchSubscription = {
-      countries: form.countries ?? [], themes: form.themes ?? [],
-      ...(form.language?.[0] ? { language: form.language[0] } : {}),
-      ...(form.minUrgency?.[0] ? { minUrgency: form.minUrgency[0] as PatchSubscription['minUrgency'] } : {}),
-    }
-    const shapeOk = (changes.countries ?? []).length <= 60 && (changes.themes ?? []).length <= 30
-      && (changes.themes ?? []).every((t) => /^[a-z0-9-]{2,40}$/.test(t))
-      && (changes.language === undefined || (changes.language.length <= 35 && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/.test(changes.language)))
-      && (changes.minUrgency === undefined || ['critical', 'high', 'normal'].includes(changes.minUrgency))
     try {
+      const themes = form.themes ?? []
+      if (form.keepOtherThemes?.[0]) {
+        const [row, known] = await Promise.all([subscriptions.byManagementToken(request.params.token), knownThemes(opts.pool)])
+        const offered = offeredThemes(known)
+        themes.push(...row.themes.filter((theme) => !offered.has(theme)))
+      }
+      const changes: PatchSubscription = {
+        countries: form.countries ?? [], themes,
+        ...(form.language?.[0] ? { language: form.language[0] } : {}),
+        ...(form.minUrgency?.[0] ? { minUrgency: form.minUrgency[0] as PatchSubscription['minUrgency'] } : {}),
+      }
+      const shapeOk = (changes.countries ?? []).length <= 60 && themes.length <= 30
+        && themes.every((t) => /^[a-z0-9-]{2,40}$/.test(t))
+        && (changes.language === undefined || (changes.language.length <= 35 && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/.test(changes.language)))
+        && (changes.minUrgency === undefined || ['critical', 'high', 'normal'].includes(changes.minUrgency))
       if (!shapeOk) return html(reply, 400, await preferences(request.params.token, 'invalid'))
       await subscriptions.updatePreferences(request.params.token, changes, 'page')
       return html(reply, 200, await preferences(request.params.token, 'saved'))
@@ -209,6 +217,15 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
       if (error instanceof AppError && error.status === 400) return html(reply, 400, await preferences(request.params.token, 'invalid'))
       return fail(request, reply, error)
     }
+  })
+
+  // The visible unsubscribe link of every mail (and what a mail client may open from
+  // List-Unsubscribe): a page whose one button posts the one-click route below.
+  app.get('/subscriptions/:token/unsubscribe', { schema: { hide: true, ...tokenOnly } }, async (request, reply) => {
+    try {
+      const row = await subscriptions.byManagementToken(request.params.token)
+      return html(reply, 200, unsubscribePage(localeFor(row.language), pages, request.params.token, toSupporterView(row)))
+    } catch (error) { return fail(request, reply, error) }
   })
 
   app.post('/subscriptions/:token/unsubscribe', {
@@ -237,6 +254,14 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
       }
       return fail(request, reply, error)
     }
+  })
+
+  // Erasure is asked for twice: this page says what is deleted and kept; its button posts the route below.
+  app.get('/subscriptions/:token/erase', { schema: { hide: true, ...tokenOnly } }, async (request, reply) => {
+    try {
+      const row = await subscriptions.byManagementToken(request.params.token)
+      return html(reply, 200, erasePage(localeFor(row.language), pages, request.params.token))
+    } catch (error) { return fail(request, reply, error) }
   })
 
   app.post('/subscriptions/:token/erase', { schema: { hide: true, ...tokenOnly } }, async (request, reply) => {
