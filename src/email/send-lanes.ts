@@ -1,44 +1,64 @@
-// Owns the bound on what a crash can send twice. Alert mails go out in a
-// fixed number of lanes (one per SMTP connection); a lane's next mail opens
-// its SMTP transaction at once, but its body, whose final "." commits the
-// relay to delivering it, is held back until the lane's previous outcome is
-// written. So each lane has at most one mail accepted and not yet recorded,
-// and the envelope round trips overlap that write instead of waiting for it.
+// Owns the bound on what a crash or a withdrawal can let through. Alert
+// mails go out in a fixed number of lanes (one per SMTP connection); a
+// lane's next mail opens its SMTP transaction at once, but its body, whose
+// final "." commits the relay to delivering it, is held back until the
+// lane's previous outcome is written. So each lane has at most one mail
+// accepted and not yet recorded, and the envelope round trips overlap that
+// write instead of waiting for it. The write also brings a verdict (e.g.
+// which appeals were withdrawn meanwhile); a body the verdict does not
+// admit is never released: the transaction is aborted before its ".".
 import { PassThrough, type Readable } from 'node:stream'
 
-interface Lane { recorded: Promise<void> }
+/** A mail held back by the verdict of its lane's previous write; the relay never got its final ".". */
+export class WithheldError extends Error {
+  constructor() {
+    super('held back before its end: the appeal was withdrawn')
+    this.name = 'WithheldError'
+  }
+}
 
-/** The message as a stream that ends once `previous` has settled well, or fails if it did not. */
-function after(previous: Promise<void>, raw: Buffer): Readable {
+interface Lane<V> { recorded: Promise<V | undefined> }
+
+/** The message as a stream that ends once `previous` settled well and its verdict admits it, or fails. */
+function after<V>(previous: Promise<V | undefined>, raw: Buffer, admit: (verdict: V | undefined) => boolean): Readable {
   const body = new PassThrough()
   // The sender sees the failure through its own listener; if it never got
   // as far as reading the body (the connection failed first), the error
   // must not go unheard, which would end the process.
   body.on('error', () => {})
-  previous.then(() => body.end(raw), (error: unknown) => body.destroy(error as Error))
+  previous.then(
+    (verdict) => (admit(verdict) ? body.end(raw) : body.destroy(new WithheldError())),
+    (error: unknown) => body.destroy(error as Error),
+  )
   return body
 }
 
-export class SendLanes {
-  private readonly free: Lane[]
-  private readonly queued: ((lane: Lane) => void)[] = []
+export class SendLanes<V> {
+  private readonly free: Lane<V>[]
+  private readonly queued: ((lane: Lane<V>) => void)[] = []
 
   constructor(readonly size: number) {
-    this.free = Array.from({ length: size }, () => ({ recorded: Promise.resolve() }))
+    // A fresh lane has no previous write and so no verdict: what admitted its first mail was the claim.
+    this.free = Array.from({ length: size }, () => ({ recorded: Promise.resolve(undefined) }))
   }
 
   /**
    * Sends one message in the next free lane, then records its result.
    * `send` gets the message as a stream that ends only once the lane's
-   * previous result is recorded, and must settle (not throw) with the
-   * result; resolves when this result is recorded, rejects if it was not.
+   * previous result is recorded and `admit` accepts that write's verdict
+   * (undefined for a lane's first mail); `send` must settle (not throw)
+   * with the result. Resolves when this result is recorded, rejects if it
+   * was not.
    */
-  async send<T>(raw: Buffer, send: (body: Readable) => Promise<T>, record: (result: T) => Promise<void>): Promise<T> {
-    const lane = this.free.pop() ?? await new Promise<Lane>((resolve) => this.queued.push(resolve))
-    let recorded: Promise<void>
+  async send<T>(
+    raw: Buffer, admit: (verdict: V | undefined) => boolean,
+    send: (body: Readable) => Promise<T>, record: (result: T) => Promise<V>,
+  ): Promise<T> {
+    const lane = this.free.pop() ?? await new Promise<Lane<V>>((resolve) => this.queued.push(resolve))
+    let recorded: Promise<V>
     let result: T
     try {
-      result = await send(after(lane.recorded, raw))
+      result = await send(after(lane.recorded, raw, admit))
       recorded = record(result)
     } catch (error) {
       recorded = Promise.reject(error)

@@ -1,13 +1,15 @@
 // Processes `email` jobs. An alert chunk: load the event once, render its
 // message once per (event, language) into a MIME template (cached), then
-// per window of recipients re-check suppression and claim in one
-// statement, fill in each recipient's links and send over the pooled SMTP
-// transport in one lane per connection, each outcome written as it happens
-// (send-lanes.ts, outcome-recorder.ts), so a crash can repeat at most one
-// mail per connection. Temporary failures are re-enqueued on
-// EMAIL_RETRY_SCHEDULE. A confirmation:
-// render and send one mail. Logs carry ids and SMTP codes, never addresses
-// or tokens.
+// per window of recipients re-check the appeal and each supporter and claim
+// in one statement, fill in each recipient's links and thread, and send
+// over the pooled SMTP transport in one lane per connection, each outcome
+// written as it happens (send-lanes.ts, outcome-recorder.ts). So a crash
+// can repeat at most one mail per connection, and once a withdrawal has
+// committed at most one more mail per connection leaves: every write tells
+// whether the appeals being sent were withdrawn, and a lane releases its
+// next body only if not. Temporary failures are re-enqueued on
+// EMAIL_RETRY_SCHEDULE. A confirmation: render and send one mail. Logs
+// carry ids and SMTP codes, never addresses or tokens.
 import type { Job, Queue } from 'bullmq'
 import type { Readable } from 'node:stream'
 import type { Config } from '../config.js'
@@ -15,23 +17,26 @@ import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import type { Logger } from '../logger.js'
 import { findEventById } from '../repositories/events.js'
-import { cancelRows, claimWindow, reviveSending, type ClaimedRecipient, type Outcome } from '../repositories/email-deliveries.js'
+import { cancelRows, claimContext, claimWindow, reviveSending, type ClaimedRecipient, type Outcome } from '../repositories/email-deliveries.js'
 import * as subscriptions from '../repositories/subscriptions.js'
 import { deriveToken } from '../lib/supporter-tokens.js'
 import { localeFor, type Locale } from '../i18n/index.js'
-import { isMailworthy, renderAlert, SLOT_PREFERENCES, SLOT_UNSUBSCRIBE, type AlertEvent } from './alert-message.js'
+import { ALERT_EVENT_TYPES, isMailworthy, renderAlert, SLOT_PREFERENCES, SLOT_UNSUBSCRIBE, type AlertEvent } from './alert-message.js'
 import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
-import { OutcomeRecorder } from './outcome-recorder.js'
-import { SendLanes } from './send-lanes.js'
+import { OutcomeRecorder, type Withdrawn } from './outcome-recorder.js'
+import { SendLanes, WithheldError } from './send-lanes.js'
 import { SMTP_POOL_SIZE, type MailTransport } from './transport.js'
 import { alertJob, type EmailJob } from './queue.js'
 
 /** Recipients re-checked and claimed together, in one statement. */
 const WINDOW = 50
+/** Per-recipient slot holding the Message-ID of the supporter's first alert about the appeal, or nothing. */
+const SLOT_THREAD_ROOT = 'threadRoot'
 /**
  * Mails per process accepted by the relay and not yet recorded, at most:
- * one per SMTP connection. This is all a crash of the process can send twice.
+ * one per SMTP connection. This is all a crash of the process can send
+ * twice, and all it sends of an appeal after its withdrawal committed.
  */
 export const MAILS_IN_FLIGHT = SMTP_POOL_SIZE
 const TEMPLATE_CACHE_SIZE = 256
@@ -56,8 +61,10 @@ export class EmailSender {
   private readonly listId: string
   private readonly templates = new Map<string, MimeTemplate>()
   /** Shared by every chunk job of the process. */
-  private readonly lanes = new SendLanes(MAILS_IN_FLIGHT)
+  private readonly lanes = new SendLanes<Withdrawn>(MAILS_IN_FLIGHT)
   private readonly recorder: OutcomeRecorder
+  /** Events this process is sending now (chunks running per event): every outcome write checks their appeals. */
+  private readonly sending = new Map<string, number>()
 
   constructor(private readonly deps: {
     config: Readonly<Config>
@@ -68,7 +75,7 @@ export class EmailSender {
   }) {
     this.from = parseMailFrom(deps.config.mailFrom)
     this.listId = `alerts.${this.from.domain}`
-    this.recorder = new OutcomeRecorder(deps.pool)
+    this.recorder = new OutcomeRecorder(deps.pool, () => [...this.sending.keys()])
   }
 
   async process(job: Pick<Job<EmailJob>, 'data' | 'attemptsMade' | 'opts'> & { attemptsStarted?: number }): Promise<Record<string, number>> {
@@ -95,14 +102,29 @@ export class EmailSender {
   }
 
   async processAlert(eventId: string, ids: number[]): Promise<Record<string, number>> {
-    const { config, pool } = this.deps
+    const { pool } = this.deps
     const event = await findEventById(pool, eventId)
     const payload = event?.payload as unknown as AlertEvent | undefined
-    if (!payload || !isMailworthy(payload)) {
+    if (!event || !payload || !isMailworthy(payload)) {
       // Withdrawn since (its content was stripped) or never mail: nothing of it may go out.
-      await cancelRows(pool, ids)
-      return { cancelled: ids.length }
+      return { cancelled: await cancelRows(pool, ids) }
     }
+    // Watched before the first claim: a write that does not name this event
+    // yet started before that claim, which checked the appeal itself.
+    this.sending.set(eventId, (this.sending.get(eventId) ?? 0) + 1)
+    try {
+      return await this.sendChunk(event, payload, ids)
+    } finally {
+      const left = this.sending.get(eventId)! - 1
+      if (left === 0) this.sending.delete(eventId)
+      else this.sending.set(eventId, left)
+    }
+  }
+
+  private async sendChunk(event: { id: string; appealId: string | null; position: number }, payload: AlertEvent, ids: number[]): Promise<Record<string, number>> {
+    const { config, pool } = this.deps
+    const eventId = event.id
+    const messageId = (deliveryId: number, ofEvent: string) => `d${deliveryId}.${ofEvent.toLowerCase()}@${this.from.domain}`
     const render = (r: ClaimedRecipient): Buffer => {
       const template = this.template(`${eventId}|${r.language}`, () => {
         const message = renderAlert(payload, r.language, { listId: this.listId })
@@ -111,18 +133,31 @@ export class EmailSender {
       const manage = `${config.publicBaseUrl}/subscriptions/${deriveToken(config.secretsKey, 'manage', r.manageNonce)}`
       return template.render({
         to: r.email,
-        messageId: `d${r.id}.${eventId.toLowerCase()}@${this.from.domain}`,
-        slots: { [SLOT_PREFERENCES]: manage, [SLOT_UNSUBSCRIBE]: `${manage}/unsubscribe` },
+        messageId: messageId(r.id, eventId),
+        slots: {
+          [SLOT_PREFERENCES]: manage, [SLOT_UNSUBSCRIBE]: `${manage}/unsubscribe`,
+          [SLOT_THREAD_ROOT]: r.threadRoot ? `<${messageId(r.threadRoot.id, r.threadRoot.eventId)}>` : '',
+        },
       })
     }
+    const context = await claimContext(pool, event, ALERT_EVENT_TYPES)
+    const admit = (withdrawn: Withdrawn | undefined) => !withdrawn?.has(eventId)
     const outcomes: SendOutcome[] = []
     let suppressed = 0
+    let cancelled = 0
     let writeError: unknown = null
     for (let i = 0; i < ids.length && writeError === null; i += WINDOW) {
-      const claim = await claimWindow(pool, ids.slice(i, i + WINDOW))
+      const window = ids.slice(i, i + WINDOW)
+      const claim = await claimWindow(pool, window, context)
+      if (claim.withdrawn) {
+        // The claim closed this window; the rest of the chunk goes the same way, and the message with it.
+        cancelled += window.length + await cancelRows(pool, ids.slice(i + WINDOW))
+        for (const key of this.templates.keys()) if (key.startsWith(`${eventId}|`)) this.templates.delete(key)
+        break
+      }
       suppressed += claim.suppressed
       const settled = await Promise.allSettled(claim.recipients.map((r) =>
-        this.lanes.send(render(r), (body) => this.sendOne(r, body), (outcome) => this.recorder.record(outcome, outcome.hardBounce))))
+        this.lanes.send(render(r), admit, (body) => this.sendOne(r, body), (outcome) => this.recorder.record(outcome, outcome.hardBounce))))
       for (const s of settled) {
         if (s.status === 'fulfilled') outcomes.push(s.value)
         else writeError ??= s.reason
@@ -132,7 +167,7 @@ export class EmailSender {
     await this.enqueueRetries(eventId, outcomes.flatMap((o) => (o.retryInSeconds === null ? [] : [{ id: o.id, attempt: o.attempt + 1, delay: o.retryInSeconds }])))
     if (writeError !== null) throw writeError
     const count = (status: string) => outcomes.filter((o) => o.status === status).length
-    const result = { sent: count('sent'), retrying: count('retrying'), failed: count('failed'), suppressed }
+    const result = { sent: count('sent'), retrying: count('retrying'), failed: count('failed'), suppressed, cancelled: cancelled + count('cancelled') }
     if (result.retrying + result.failed > 0) this.deps.logger.info({ eventId, ...result }, 'email chunk done with failures')
     return result
   }
@@ -144,6 +179,8 @@ export class EmailSender {
       await this.send(r.email, raw)
       return { ...base, status: 'sent', error: null, retryInSeconds: null }
     } catch (error) {
+      // Held back by the lane: the appeal was withdrawn while this mail waited for its turn.
+      if (error instanceof WithheldError) return { ...base, status: 'cancelled', error: null, retryInSeconds: null }
       const failure = classifySmtpError(error)
       const schedule = this.deps.config.email.retryScheduleSeconds
       if (failure.permanent) return { ...base, hardBounce: true, status: 'failed', error: failure.detail, retryInSeconds: null }

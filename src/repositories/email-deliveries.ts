@@ -4,6 +4,7 @@
 // send-time checks take a window of ids in one statement, and outcomes are
 // written with one UPDATE … FROM unnest per chunk.
 import type { Pool, Queryable } from '../db/pool.js'
+import { withdrawnEventsSql } from './events.js'
 
 /** Statuses an email delivery goes through; PENDING ones still have work to do. */
 export const EMAIL_STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed', 'suppressed', 'cancelled'] as const
@@ -70,38 +71,82 @@ export interface ClaimedRecipient {
   email: string
   language: string
   manageNonce: Buffer
+  /** The delivery id and event id of this supporter's first alert about the appeal (what later mails thread to), or null when this is the first. */
+  threadRoot: { id: number; eventId: string } | null
+}
+
+export interface WindowClaim {
+  recipients: ClaimedRecipient[]
+  suppressed: number
+  /** The appeal was withdrawn: the window's rows were cancelled and nothing of it may be sent. */
+  withdrawn: boolean
+}
+
+/** What a chunk knows of its event, so that each claim can check the appeal and find thread roots. */
+export interface ClaimContext {
+  appealId: string | null
+  /** The appeal's earlier mail events: a recipient's first alert is among their deliveries. */
+  earlierEventIds: string[]
 }
 
 /**
- * The send-time check and claim of one window, in one statement: rows whose
- * supporter has since unsubscribed, been erased or suppressed are closed
- * as `suppressed`; the rest become `sending` (attempt +1) and are returned
- * with what the mail needs. Rows another worker holds or already finished
- * are skipped, so a duplicate job sends nothing twice.
+ * The send-time check and claim of one window, in one statement: if the
+ * event's appeal has been withdrawn every row is closed as `cancelled`;
+ * rows whose supporter has since unsubscribed, been erased or suppressed
+ * are closed as `suppressed`; the rest become `sending` (attempt +1) and
+ * are returned with what the mail needs, including the supporter's first
+ * alert about the appeal (looked up through the unique key, one probe per
+ * earlier event). Rows another worker holds or already finished are
+ * skipped, so a duplicate job sends nothing twice.
  */
-export async function claimWindow(db: Queryable, ids: number[]): Promise<{ recipients: ClaimedRecipient[]; suppressed: number }> {
-  const { rows } = await db.query<ClaimedRecipient & { blocked: boolean }>(
-    `WITH candidates AS (
-       SELECT d.id, s.email, s.language, s.manage_nonce,
+export async function claimWindow(db: Queryable, ids: number[], context: ClaimContext): Promise<WindowClaim> {
+  const { rows } = await db.query<ClaimedRecipient & { blocked: boolean; withdrawn: boolean; rootId: number | null; rootEventId: string | null }>(
+    `WITH appeal AS (
+       SELECT coalesce((SELECT status = 'withdrawn' FROM appeals WHERE id = $2::uuid), false) AS withdrawn
+     ), candidates AS (
+       SELECT d.id, d.recipient_id, s.email, s.language, s.manage_nonce, appeal.withdrawn,
               (s.id IS NULL OR s.status <> 'active'
                OR EXISTS (SELECT 1 FROM email_suppressions x WHERE x.email_hash = s.email_hash)) AS blocked
-         FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.recipient_id
+         FROM appeal, deliveries d LEFT JOIN subscriptions s ON s.id = d.recipient_id
         WHERE d.id = ANY($1::bigint[]) AND d.channel = 'email'
           AND d.status IN ('pending', 'retrying') AND coalesce(d.next_attempt_at, d.created_at) <= now() + interval '2 seconds'
         FOR UPDATE OF d SKIP LOCKED
      ), claimed AS (
        UPDATE deliveries d
-          SET status = CASE WHEN c.blocked THEN 'suppressed' ELSE 'sending' END,
-              attempts = d.attempts + CASE WHEN c.blocked THEN 0 ELSE 1 END,
-              completed_at = CASE WHEN c.blocked THEN now() END,
+          SET status = CASE WHEN c.withdrawn THEN 'cancelled' WHEN c.blocked THEN 'suppressed' ELSE 'sending' END,
+              attempts = d.attempts + CASE WHEN c.withdrawn OR c.blocked THEN 0 ELSE 1 END,
+              completed_at = CASE WHEN c.withdrawn OR c.blocked THEN now() END,
               next_attempt_at = NULL, updated_at = now()
          FROM candidates c WHERE d.id = c.id
        RETURNING d.id, d.attempts
      )
-     SELECT c.id, k.attempts, c.email, c.language, c.manage_nonce AS "manageNonce", c.blocked
+     SELECT c.id, k.attempts, c.email, c.language, c.manage_nonce AS "manageNonce", c.blocked, c.withdrawn,
+            root.id AS "rootId", root.event_id AS "rootEventId"
        FROM claimed k JOIN candidates c ON c.id = k.id
-      ORDER BY c.id`, [ids])
-  return { recipients: rows.filter((r) => !r.blocked), suppressed: rows.filter((r) => r.blocked).length }
+       LEFT JOIN LATERAL (
+         SELECT r.id, r.event_id FROM deliveries r
+          WHERE cardinality($3::text[]) > 0 AND NOT c.withdrawn AND NOT c.blocked
+            AND r.event_id = ANY($3::text[]) AND r.channel = 'email' AND r.recipient_id = c.recipient_id
+            AND r.status NOT IN ('failed', 'suppressed', 'cancelled')
+          ORDER BY r.id LIMIT 1) root ON true
+      ORDER BY c.id`, [ids, context.appealId, context.earlierEventIds])
+  const withdrawn = rows.some((r) => r.withdrawn)
+  return {
+    recipients: rows.filter((r) => !r.blocked && !r.withdrawn).map(({ blocked: _b, withdrawn: _w, rootId, rootEventId, ...r }) => ({
+      ...r, threadRoot: rootId === null ? null : { id: rootId, eventId: rootEventId! },
+    })),
+    suppressed: withdrawn ? 0 : rows.filter((r) => r.blocked).length,
+    withdrawn,
+  }
+}
+
+/** An event's appeal and the appeal's mail events before it (the thread a recipient's mails join). */
+export async function claimContext(db: Queryable, event: { appealId: string | null; position: number }, mailEventTypes: readonly string[]): Promise<ClaimContext> {
+  if (event.appealId === null) return { appealId: null, earlierEventIds: [] }
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM events WHERE appeal_id = $1 AND position < $2 AND type = ANY($3::text[]) ORDER BY position`,
+    [event.appealId, event.position, mailEventTypes])
+  return { appealId: event.appealId, earlierEventIds: rows.map((r) => r.id) }
 }
 
 export interface Outcome {
@@ -112,27 +157,38 @@ export interface Outcome {
   retryInSeconds: number | null
 }
 
-/** A batch of outcomes in one statement; 5xx recipients join the suppression list in the same transaction. */
-export async function recordOutcomes(db: Queryable, outcomes: Outcome[], hardBouncedIds: number[]): Promise<void> {
+/**
+ * A batch of outcomes in one statement; 5xx recipients join the
+ * suppression list in the same transaction. The same statement answers
+ * which of `watchedEvents` have had their appeal withdrawn, as of a moment
+ * after every outcome in the batch was known: the send lanes hold back
+ * the next mails of those events (send-lanes.ts).
+ */
+export async function recordOutcomes(db: Queryable, outcomes: Outcome[], hardBouncedIds: number[], watchedEvents: readonly string[] = []): Promise<string[]> {
+  let withdrawn: { id: string }[] = []
   if (outcomes.length > 0 && outcomes.every((o) => o.status === 'sent')) {
     // The usual batch (a few mails, all accepted), written every few milliseconds: prepared once per connection.
-    await db.query({
+    withdrawn = (await db.query<{ id: string }>({
       name: 'email-outcomes-sent',
-      text: `UPDATE deliveries SET status = 'sent', last_error = NULL, next_attempt_at = NULL, completed_at = now(), updated_at = now()
-              WHERE id = ANY($1::bigint[])`,
-      values: [outcomes.map((o) => o.id)],
-    })
+      text: `WITH sent AS (
+               UPDATE deliveries SET status = 'sent', last_error = NULL, next_attempt_at = NULL, completed_at = now(), updated_at = now()
+                WHERE id = ANY($1::bigint[]))
+             ${withdrawnEventsSql(2)}`,
+      values: [outcomes.map((o) => o.id), watchedEvents],
+    })).rows
   } else if (outcomes.length > 0) {
-    await db.query(
-      `UPDATE deliveries d
-          SET status = u.status, last_error = u.error, updated_at = now(),
-              next_attempt_at = CASE WHEN u.delay IS NULL THEN NULL ELSE now() + make_interval(secs => u.delay) END,
-              queued_at = CASE WHEN u.delay IS NULL THEN d.queued_at ELSE now() + make_interval(secs => u.delay) END,
-              completed_at = CASE WHEN u.status = ANY($5::text[]) THEN now() END
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, delay)
-        WHERE d.id = u.id`,
+    withdrawn = (await db.query<{ id: string }>(
+      `WITH recorded AS (
+         UPDATE deliveries d
+            SET status = u.status, last_error = u.error, updated_at = now(),
+                next_attempt_at = CASE WHEN u.delay IS NULL THEN NULL ELSE now() + make_interval(secs => u.delay) END,
+                queued_at = CASE WHEN u.delay IS NULL THEN d.queued_at ELSE now() + make_interval(secs => u.delay) END,
+                completed_at = CASE WHEN u.status = ANY($5::text[]) THEN now() END
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS u(id, status, error, delay)
+          WHERE d.id = u.id)
+       ${withdrawnEventsSql(6)}`,
       [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.error),
-        outcomes.map((o) => o.retryInSeconds), FINAL])
+        outcomes.map((o) => o.retryInSeconds), FINAL, watchedEvents])).rows
   }
   if (hardBouncedIds.length > 0) {
     await db.query(
@@ -143,13 +199,16 @@ export async function recordOutcomes(db: Queryable, outcomes: Outcome[], hardBou
        ON CONFLICT (email_hash) DO UPDATE SET reason = 'hard-bounce', created_at = now()
          WHERE email_suppressions.reason IN ('unsubscribed', 'erased')`, [hardBouncedIds])
   }
+  return withdrawn.map((r) => r.id)
 }
 
-/** Closes rows that will never be sent (the event's appeal was withdrawn, or the event is not mail). */
-export async function cancelRows(db: Queryable, ids: number[]): Promise<void> {
-  await db.query(
+/** Closes rows that will never be sent (the event's appeal was withdrawn, or the event is not mail); returns how many. */
+export async function cancelRows(db: Queryable, ids: number[]): Promise<number> {
+  if (ids.length === 0) return 0
+  const { rowCount } = await db.query(
     `UPDATE deliveries SET status = 'cancelled', completed_at = now(), updated_at = now(), next_attempt_at = NULL
       WHERE id = ANY($1::bigint[]) AND channel = 'email' AND status IN ('pending', 'retrying')`, [ids])
+  return rowCount ?? 0
 }
 
 /**

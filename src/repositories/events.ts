@@ -89,3 +89,16 @@ export async function findEventById(db: Queryable, id: string): Promise<(EventRo
        FROM events WHERE id = $1`, [id])
   return rows[0] ?? null
 }
+
+/**
+ * Of the events `$param` names, those whose appeal has been withdrawn: the
+ * send-time check of every delivery channel (a query of its own, or part
+ * of a channel's write statement).
+ */
+export const withdrawnEventsSql = (param: number) => `SELECT e.id FROM events e JOIN appeals a ON a.id = e.appeal_id
+  WHERE e.id = ANY($${param}::text[]) AND a.status = 'withdrawn'`
+
+export async function withdrawnEvents(db: Queryable, eventIds: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>({ name: 'withdrawn-events', text: withdrawnEventsSql(1), values: [eventIds] })
+  return rows.map((r) => r.id)
+}

@@ -6,7 +6,7 @@ import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
 
 /** Deliveries that need no more work. */
-export const FINAL_STATUSES = ['delivered', 'failed', 'expired', 'skipped'] as const
+export const FINAL_STATUSES = ['delivered', 'failed', 'expired', 'skipped', 'cancelled'] as const
 
 /**
  * Writes one row per matching endpoint: event type, countries, themes and
@@ -78,6 +78,8 @@ export interface ClaimedDelivery {
   secretPrevious: Buffer | null
   previousActive: boolean
   actionDeadline: string | null
+  /** The event's appeal has been withdrawn (as of the claim). */
+  appealWithdrawn: boolean
 }
 
 const CLAIMED_COLUMNS = `
@@ -85,7 +87,7 @@ const CLAIMED_COLUMNS = `
          c.attempts, c.previous_status AS "previousStatus", w.status AS "endpointStatus", w.url,
          w.secret_current AS "secretCurrent", w.secret_previous AS "secretPrevious",
          coalesce(w.secret_previous_expires_at > now(), false) AS "previousActive",
-         a.action_deadline::text AS "actionDeadline"
+         a.action_deadline::text AS "actionDeadline", coalesce(a.status = 'withdrawn', false) AS "appealWithdrawn"
     FROM claimed c JOIN events ev ON ev.id = c.event_id
     LEFT JOIN webhook_endpoints w ON w.id = c.recipient_id
     LEFT JOIN appeals a ON a.id = ev.appeal_id`

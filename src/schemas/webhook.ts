@@ -77,7 +77,7 @@ export const RotateSecretSchema = Type.Object({
 }, { title: 'RotateSecret', additionalProperties: false })
 
 export const ERROR_CLASSES = ['timeout', 'connection', 'dns', 'tls', 'http', 'blocked', 'redirect'] as const
-export const DELIVERY_STATUSES = ['pending', 'sending', 'delivered', 'retrying', 'failed', 'expired', 'skipped'] as const
+export const DELIVERY_STATUSES = ['pending', 'sending', 'delivered', 'retrying', 'failed', 'expired', 'skipped', 'cancelled'] as const
 
 export const WebhookAttemptSchema = Type.Object({
   id: Type.Integer(),

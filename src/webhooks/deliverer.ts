@@ -2,8 +2,11 @@
 // deliveries, signs each body with the endpoint's active secrets, posts it
 // through the one HTTP client with a bounded number of requests per
 // endpoint, decides delivered / retrying / failed / expired, and writes the
-// outcomes in batches (one statement per table per batch). Test pings from
-// the API use the same code path (`attemptSending`).
+// outcomes in batches (one statement per table per batch). Just before each
+// attempt it asks whether the appeal was withdrawn (WithdrawalCheck): once a
+// withdrawal has committed, no attempt of the appeal's earlier events
+// starts (its own `appeal.withdrawn` goes out). Test pings from the API use
+// the same code path (`attemptSending`).
 import type { Queue } from 'bullmq'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
@@ -14,6 +17,7 @@ import {
   applyEndpointHealth, claimDeliveries, insertAttempts, loadSending, recordOutcomes, releaseDeliveries, skipUnfinished,
   type AttemptRecord, type ClaimedDelivery, type DeliveryOutcome, type EndpointHealth, type HealthTransition,
 } from '../repositories/webhook-deliveries.js'
+import { WithdrawalCheck } from '../delivery/withdrawal-check.js'
 import type { AttemptResult, WebhookHttpClient } from './http-client.js'
 import type { AttemptMetrics } from './metrics.js'
 import { PRIORITY, type AttemptTrigger, type WebhookJob } from './queue.js'
@@ -52,6 +56,9 @@ const BATCH_ROWS = 200
 const BATCH_DELAY_MS = 200
 /** Decrypted secrets kept per endpoint, keyed by their ciphertext so a rotation is seen at once. */
 const SECRET_CACHE_SIZE = 10_000
+/** Events that carry no appeal content: sent whatever became of the appeal. */
+const CONTENT_FREE_EVENTS: ReadonlySet<string> = new Set(['appeal.withdrawn', 'webhook.test'])
+const WITHDRAWN = 'the appeal was withdrawn'
 
 /** A counting semaphore per endpoint, with a bounded wait. */
 class EndpointSlots {
@@ -96,10 +103,12 @@ export class WebhookDeliverer {
   private readonly slots: EndpointSlots
   private readonly perJob: number
   private readonly openedSecrets = new Map<string, { sealed: string; secrets: string[] }>()
+  private readonly withdrawal: WithdrawalCheck
 
   constructor(private readonly deps: DelivererDeps) {
     this.slots = new EndpointSlots(deps.perEndpoint ?? 4)
     this.perJob = deps.perJob ?? 32
+    this.withdrawal = new WithdrawalCheck(deps.pool)
   }
 
   /** One chunk job. Returns counts by outcome, for the job's return value. */
@@ -121,7 +130,9 @@ export class WebhookDeliverer {
       await forEachBounded(toAttempt, this.perJob, async (row) => {
         if (!(await this.slots.acquire(row.endpointId, SLOT_WAIT_MS))) { deferred.push(row); return }
         try {
-          const finished = await this.attempt(row, job.trigger, bodies, secrets)
+          const finished = !CONTENT_FREE_EVENTS.has(row.eventType) && await this.withdrawal.isWithdrawn(row.eventId)
+            ? closed(row, 'cancelled', WITHDRAWN)
+            : await this.attempt(row, job.trigger, bodies, secrets)
           batch.add(finished)
           count(finished.outcome.status)
         } finally {
@@ -153,9 +164,8 @@ export class WebhookDeliverer {
   }
 
   private closeWithoutAttempt(row: ClaimedDelivery, trigger: WebhookJob['trigger']): Finished | null {
-    const close = (status: string, lastError: string): Finished => ({
-      row, outcome: { id: row.id, status, attempted: 0, nextAttemptAt: null, lastError }, attempt: null, result: null, gone: false,
-    })
+    const close = (status: string, lastError: string) => closed(row, status, lastError)
+    if (row.appealWithdrawn && !CONTENT_FREE_EVENTS.has(row.eventType)) return close('cancelled', WITHDRAWN)
     if (row.endpointStatus === null) return close('skipped', 'endpoint deleted')
     if (row.endpointStatus === 'disabled') return close('skipped', 'endpoint disabled')
     // Scheduled retries stop at the appeal's deadline; a partner's explicit resend or recover still goes.
@@ -279,6 +289,11 @@ export class WebhookDeliverer {
     }
     return attemptIds
   }
+}
+
+/** A row closed without an attempt (skipped, expired, cancelled). */
+function closed(row: ClaimedDelivery, status: string, lastError: string): Finished {
+  return { row, outcome: { id: row.id, status, attempted: 0, nextAttemptAt: null, lastError }, attempt: null, result: null, gone: false }
 }
 
 /** Per endpoint: the latest outcome, any 410, and when the final run of failures began. */
