@@ -1,7 +1,9 @@
 // Owns the SMTP connection: one pooled nodemailer transport per process,
-// signing with DKIM when DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY are set.
+// signing every message with DKIM (dkim.ts, over-signed) when DKIM_DOMAIN,
+// DKIM_SELECTOR and DKIM_PRIVATE_KEY are set.
 import nodemailer, { type Transporter, type TransportOptions } from 'nodemailer'
 import type { Config } from '../config.js'
+import { DkimSigner } from './dkim.js'
 
 export type MailTransport = Transporter
 
@@ -10,7 +12,7 @@ export const SMTP_POOL_SIZE = 5
 
 export function createMailTransport(config: Readonly<Config>, options: { maxConnections?: number } = {}): MailTransport {
   const dkim = config.email.dkim
-  return nodemailer.createTransport({
+  const transport = nodemailer.createTransport({
     url: config.smtpUrl,
     pool: true,
     maxConnections: options.maxConnections ?? SMTP_POOL_SIZE,
@@ -20,6 +22,15 @@ export function createMailTransport(config: Readonly<Config>, options: { maxConn
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 120_000,
-    ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKey } } : {}),
   } as TransportOptions)
+  if (dkim) {
+    // Not nodemailer's `dkim` option: it cannot over-sign (see dkim.ts). The
+    // same hook nodemailer uses for it, so raw messages and streams are signed alike.
+    const signer = new DkimSigner(dkim)
+    transport.use('stream', (mail, done) => {
+      mail.message.processFunc(signer.stream)
+      done()
+    })
+  }
+  return transport
 }

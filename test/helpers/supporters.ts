@@ -124,8 +124,12 @@ export function verifyDkim(raw: Buffer, publicKey: string): { ok: boolean; tags:
     const colon = line.indexOf(':')
     return `${line.slice(0, colon).trim().toLowerCase()}:${line.slice(colon + 1).replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim()}`
   }
-  const signed = (tags.h ?? '').split(':').map((name) => headerLines.find((h) => h.toLowerCase().startsWith(`${name.toLowerCase()}:`)))
-    .filter((h): h is string => h !== undefined).map((h) => `${relaxedHeader(h)}\r\n`).join('')
+  // Each name in h= takes the next instance from the bottom; a name listed once more than it occurs (over-signing) adds nothing.
+  const unused = [...headerLines]
+  const signed = (tags.h ?? '').split(':').map((name) => {
+    const at = unused.findLastIndex((h) => h.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+    return at === -1 ? undefined : unused.splice(at, 1)[0]
+  }).filter((h): h is string => h !== undefined).map((h) => `${relaxedHeader(h)}\r\n`).join('')
   const ownHeader = relaxedHeader(signatureLine).replace(/([;:]\s*b=)[^;]*/, '$1')
   const data = signed + ownHeader
   const ok = createVerify('RSA-SHA256').update(Buffer.from(data, 'binary')).verify(publicKey, tags.b ?? '', 'base64')
