@@ -5,6 +5,8 @@
 // which is what bounds nodemailer's own rate. Each slot starts and ends on
 // a quoted-printable soft line break, so every line stays within 76
 // characters whatever a link's length, and decoding joins it back whole.
+// A header may be optional: written only when its slots are filled (a
+// reply's References), never as an empty line.
 import { randomBytes } from 'node:crypto'
 import { domainToASCII } from 'node:url'
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp'
@@ -15,7 +17,10 @@ import addressparser from 'nodemailer/lib/addressparser'
 export const slot = (name: string) => `\u0000${name}\u0000`
 const SLOT_PATTERN = /\u0000([a-zA-Z]+)\u0000/
 
-type Piece = string | { slot: string; encoding: 'qp' | 'raw' }
+interface SlotPiece { slot: string; encoding: 'qp' | 'raw' }
+/** A whole header line, left out when any of its slots is empty. */
+interface OptionalHeader { optional: (string | SlotPiece)[]; slots: string[] }
+type Piece = string | SlotPiece | OptionalHeader
 
 export interface MessageSpec {
   from: string
@@ -28,6 +33,8 @@ export interface MessageSpec {
   headers?: Record<string, string>
   /** Headers whose value is one slot (e.g. `List-Unsubscribe: <{unsubscribe}>`), written as given with slots filled. */
   slotHeaders?: Record<string, string>
+  /** Like `slotHeaders`, but the line is written only when every slot in it has a non-blank value. */
+  optionalSlotHeaders?: Record<string, string>
 }
 
 export interface Recipient {
@@ -85,8 +92,8 @@ function qpPieces(text: string): Piece[] {
   return pieces
 }
 
-function headerPieces(name: string, value: string): Piece[] {
-  const pieces: Piece[] = [`${name}: `]
+function headerPieces(name: string, value: string): (string | SlotPiece)[] {
+  const pieces: (string | SlotPiece)[] = [`${name}: `]
   value.split(SLOT_PATTERN).forEach((part, i) => {
     if (i % 2 === 1) pieces.push({ slot: part, encoding: 'raw' })
     else if (part) pieces.push(part)
@@ -94,6 +101,14 @@ function headerPieces(name: string, value: string): Piece[] {
   pieces.push('\r\n')
   return pieces
 }
+
+function optionalHeader(name: string, value: string): OptionalHeader {
+  const optional = headerPieces(name, value)
+  return { optional, slots: optional.flatMap((p) => (typeof p === 'string' ? [] : [p.slot])) }
+}
+
+/** A slot's value in a header: one line, whatever it was given (no header injection). */
+const rawValue = (value: string) => value.replace(/[\r\n]/g, '')
 
 export class MimeTemplate {
   private readonly pieces: Piece[]
@@ -113,6 +128,7 @@ export class MimeTemplate {
     ]
     for (const [name, value] of Object.entries(spec.headers ?? {})) p.push(fixed(name, value))
     for (const [name, value] of Object.entries(spec.slotHeaders ?? {})) p.push(...headerPieces(name, value))
+    for (const [name, value] of Object.entries(spec.optionalSlotHeaders ?? {})) p.push(optionalHeader(name, value))
     p.push(
       `Content-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n`,
       '\r\n',
@@ -139,11 +155,17 @@ export class MimeTemplate {
 
   render(r: Recipient): Buffer {
     const values: Record<string, string> = { ...r.slots, to: headerAddress(r.to), messageId: `<${r.messageId}>`, date: mailDate(r.date) }
+    const fill = (piece: SlotPiece) => {
+      const value = values[piece.slot] ?? ''
+      return piece.encoding === 'raw' ? rawValue(value) : `${qpWrap(qpEncode(value), 76)}=\r\n`
+    }
     let out = ''
     for (const piece of this.pieces) {
-      if (typeof piece === 'string') { out += piece; continue }
-      const value = values[piece.slot] ?? ''
-      out += piece.encoding === 'raw' ? value.replace(/[\r\n]/g, '') : `${qpWrap(qpEncode(value), 76)}=\r\n`
+      if (typeof piece === 'string') out += piece
+      else if ('slot' in piece) out += fill(piece)
+      else if (piece.slots.every((name) => rawValue(values[name] ?? '').trim() !== '')) {
+        for (const part of piece.optional) out += typeof part === 'string' ? part : fill(part)
+      }
     }
     return Buffer.from(out, 'utf8')
   }

@@ -106,7 +106,7 @@ export async function seedActiveSubscribers(
 
 /**
  * Verifies the DKIM-Signature of a raw message (rsa-sha256, relaxed/relaxed,
- * as nodemailer signs) against a public key: body hash and signature.
+ * as src/email/dkim.ts signs) against a public key: body hash and signature.
  */
 export function verifyDkim(raw: Buffer, publicKey: string): { ok: boolean; tags: Record<string, string>; reason?: string } {
   const text = raw.toString('binary')
