@@ -3,45 +3,25 @@
 // redis-server from PATH and a mail catcher under ./.data of the working
 // directory; a printed admin key that works; a clean stop on SIGTERM that
 // leaves no server behind; a restart on the same data.
-import { mkdtempSync, chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import t from 'tap'
 import { freePort } from './harness/services.js'
-import { cliEnv, runCli, startCli, waitForHttp } from './helpers/cli.js'
+import { alive, cliEnv, descendants, runCli, startCli, waitForHttp } from './helpers/cli.js'
 import { liaoningAppeal } from './helpers/liaoning.js'
-
-/** The live processes started, directly or not, by `pid`, with their command lines. */
-function descendants(pid: number): Map<number, string> {
-  const children = new Map<number, number[]>()
-  for (const entry of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
-    } catch { /* gone meanwhile */ }
-  }
-  const found = new Map<number, string>()
-  const walk = (p: number) => {
-    for (const child of children.get(p) ?? []) {
-      try { found.set(child, readFileSync(`/proc/${child}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()) } catch { continue }
-      walk(child)
-    }
-  }
-  walk(pid)
-  return found
-}
-
-const alive = (pids: Iterable<number>) => [...pids].filter((pid) => {
-  try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ') } catch { return false }
-})
 
 const ADMIN_KEY = /created an admin key \(also saved in [^)]*\):\n(ua_[a-z2-7]{10}_[A-Za-z0-9_-]{43})\n/
 
 t.test('dev starts everything embedded, serves a working admin key and stops cleanly', async (t) => {
+  // A 0700 folder: as root, the `postgres` user cannot reach it (contract §1.2).
   const cwd = mkdtempSync(join(tmpdir(), 'ua-dev-'))
-  chmodSync(cwd, 0o755) // the embedded Postgres runs as `postgres` when we are root
-  t.teardown(() => rmSync(cwd, { recursive: true, force: true }))
+  const data = join(cwd, '.data')
+  t.teardown(() => {
+    // As root, the cluster lives in a folder of its own outside, linked from .data/pg.
+    if (existsSync(join(data, 'pg'))) rmSync(dirname(realpathSync(join(data, 'pg'))), { recursive: true, force: true })
+    rmSync(cwd, { recursive: true, force: true })
+  })
   const port = await freePort()
   const env = cliEnv({ PORT: String(port), LOG_LEVEL: 'warn' })
   const base = `http://127.0.0.1:${port}`
@@ -71,15 +51,14 @@ t.test('dev starts everything embedded, serves a working admin key and stops cle
   const publicList = await (await fetch(`${base}/v1/appeals`)).json() as { items: { id: string }[] }
   t.same(publicList.items.map((a) => a.id), [appeal.id], 'the published appeal is public')
 
-  const data = join(cwd, '.data')
-  t.ok(existsSync(join(data, 'pg', 'PG_VERSION')), 'Postgres data under ./.data/pg')
+  t.ok(existsSync(join(data, 'pg', 'PG_VERSION')), 'Postgres data under ./.data/pg (or linked from there)')
   t.ok(existsSync(join(data, 'mail')), 'mail catcher folder under ./.data/mail')
   t.equal(readFileSync(join(data, 'admin-key'), 'utf8').trim(), key, 'the key is kept in .data/admin-key')
   t.equal(statSync(join(data, 'admin-key')).mode & 0o777, 0o600, 'readable by the owner only')
   t.equal(statSync(join(data, 'secrets-key')).mode & 0o777, 0o600, 'the dev SECRETS_KEY too')
   const servers = descendants(dev.child.pid!)
   const commands = [...servers.values()]
-  t.ok(commands.some((c) => c.includes(join(data, 'pg'))), 'embedded Postgres runs on ./.data/pg')
+  t.ok(commands.some((c) => c.includes(realpathSync(join(data, 'pg')))), 'embedded Postgres runs on ./.data/pg (or where it links)')
   t.ok(commands.some((c) => c.startsWith('redis-server')), `redis-server runs: ${commands.join(' | ')}`)
 
   const stopped = await dev.stop('SIGTERM', 20_000)

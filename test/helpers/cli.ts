@@ -2,6 +2,7 @@
 // environment (nothing inherited but PATH and HOME), captured output,
 // bounded waits, and a kill at teardown for anything still running.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createTestDatabase } from './context.js'
@@ -33,8 +34,9 @@ export interface Running {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>
 }
 
-export function startCli(t: Tap, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO, env: opts.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+/** `bin`: another copy of bin/urgent-appeals.js (a clone made by a test); BIN by default. */
+export function startCli(t: Tap, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; bin?: string } = {}): Running {
+  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { cwd: opts.cwd ?? REPO, env: opts.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   const listeners = new Set<() => void>()
@@ -80,7 +82,7 @@ export function startCli(t: Tap, args: string[], opts: { env?: NodeJS.ProcessEnv
 }
 
 /** Runs a command to completion (bounded) and returns its exit and output. */
-export async function runCli(t: Tap, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
+export async function runCli(t: Tap, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; bin?: string; timeoutMs?: number } = {}) {
   const running = startCli(t, args, opts)
   const timer = setTimeout(() => running.child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
   const { code, signal } = await running.exited
@@ -107,3 +109,29 @@ export async function waitForHttp(url: string, timeoutMs: number, exited?: Promi
 
 /** A new, empty (unmigrated) database on the shared server; dropped at teardown. */
 export const createEmptyDatabase = (t: Tap) => createTestDatabase(t, { migrated: false })
+
+/** The live processes started, directly or not, by `pid`, with their command lines. */
+export function descendants(pid: number): Map<number, string> {
+  const children = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
+    } catch { /* gone meanwhile */ }
+  }
+  const found = new Map<number, string>()
+  const walk = (p: number) => {
+    for (const child of children.get(p) ?? []) {
+      try { found.set(child, readFileSync(`/proc/${child}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()) } catch { continue }
+      walk(child)
+    }
+  }
+  walk(pid)
+  return found
+}
+
+/** Those of `pids` still running (zombies count as gone). */
+export const alive = (pids: Iterable<number>) => [...pids].filter((pid) => {
+  try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ') } catch { return false }
+})
