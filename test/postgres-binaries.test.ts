@@ -4,11 +4,10 @@
 // more than `npm start`; and the public copy of those binaries (made when we
 // are root and the `postgres` user cannot reach the clone) is made whole,
 // once, even by two starts at once.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import pg from 'pg'
 import t from 'tap'
 import { embeddedPostgresBinaries, runAsUser } from '../src/dev/postgres-binaries.js'
