@@ -1,5 +1,6 @@
 // The `worker` role: wakes on LISTEN/NOTIFY and sweeps on a timer to
-// release embargoed appeals and relay outbox events to the fan-out queue.
+// release embargoed appeals and relay outbox events to the fan-out queue;
+// once an hour it drops idempotency keys and confirmation limits past their day.
 // Fan-out, email and webhook processors attach to these queues.
 import pg from 'pg'
 import type { Queue } from 'bullmq'
@@ -8,6 +9,7 @@ import type { Pool } from './db/pool.js'
 import type { Logger } from './logger.js'
 import { EVENTS_CHANNEL } from './repositories/events.js'
 import { purgeExpiredIdempotencyKeys } from './repositories/idempotency.js'
+import { purgeStaleConfirmationLimits } from './repositories/subscriptions.js'
 import { dispatchPendingEvents } from './jobs/outbox-relay.js'
 import { AppealService } from './services/appeals.js'
 import type { FanoutJob } from './queue/queues.js'
@@ -63,6 +65,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     if (Date.now() - lastPurge > PURGE_EVERY_MS) {
       await step('purge', async () => {
         await purgeExpiredIdempotencyKeys(pool)
+        await purgeStaleConfirmationLimits(pool)
         lastPurge = Date.now()
       })
     }

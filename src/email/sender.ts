@@ -19,7 +19,7 @@ import type { Logger } from '../logger.js'
 import { findEventById } from '../repositories/events.js'
 import { cancelRows, claimContext, claimWindow, reviveSending, type ClaimedRecipient, type Outcome } from '../repositories/email-deliveries.js'
 import * as subscriptions from '../repositories/subscriptions.js'
-import { deriveToken } from '../lib/supporter-tokens.js'
+import { deriveToken, mailboxHash } from '../lib/supporter-tokens.js'
 import { localeFor, type Locale } from '../i18n/index.js'
 import { ALERT_EVENT_TYPES, isMailworthy, renderAlert, SLOT_PREFERENCES, SLOT_UNSUBSCRIBE, type AlertEvent } from './alert-message.js'
 import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
@@ -226,7 +226,7 @@ export class EmailSender {
       const failure = classifySmtpError(error)
       if (failure.permanent) {
         await withTransaction(pool, async (tx) => {
-          await subscriptions.suppress(tx, row.emailHash, 'hard-bounce')
+          await subscriptions.suppress(tx, row.emailHash, 'hard-bounce', mailboxHash(config.secretsKey, row.email))
           await subscriptions.markConfirmationMailed(tx, row.id)
         })
         this.deps.logger.info({ subscriptionId, smtp: failure.detail }, 'confirmation mail bounced; address suppressed')

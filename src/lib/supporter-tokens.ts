@@ -40,6 +40,29 @@ export function emailHash(key: Buffer, email: string): Buffer {
   return createHmac('sha256', key).update(`ua-email\0${normaliseEmail(email)}`).digest()
 }
 
+/** Providers that ignore dots in the local part and know one mailbox by two domains. */
+const DOMAIN_ALIASES: Record<string, string> = { 'googlemail.com': 'gmail.com' }
+
+/**
+ * The mailbox behind an address, for limits only (the address is stored as
+ * typed): `A.B+news@Example.org` → `ab@example.org`. Sub-addressing (`+tag`)
+ * and dots are dropped for every domain: two people whose addresses differ
+ * only by a dot share a confirmation limit, which costs them little, while
+ * anything finer lets one victim be mailed once per spelling.
+ */
+export function canonicalMailbox(email: string): string {
+  const normalised = normaliseEmail(email)
+  const at = normalised.lastIndexOf('@')
+  if (at < 1) return normalised
+  const domain = normalised.slice(at + 1)
+  const local = normalised.slice(0, at).split('+')[0]!.replace(/\./g, '')
+  return `${local || normalised.slice(0, at)}@${DOMAIN_ALIASES[domain] ?? domain}`
+}
+
+export function mailboxHash(key: Buffer, email: string): Buffer {
+  return createHmac('sha256', key).update(`ua-mailbox\0${canonicalMailbox(email)}`).digest()
+}
+
 export const sameBytes = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b)
 
 /** `jane.doe@example.org` → `j•••@e•••.org`: enough to recognise, not to read. */

@@ -42,6 +42,8 @@ export const BLOCKING_REASONS: readonly SuppressionReason[] = ['hard-bounce', 'c
 export interface UpsertPending {
   email: string
   emailHash: Buffer
+  /** Keyed hash of the canonical mailbox (lib/supporter-tokens.ts mailboxHash): what the 24 h limit counts. */
+  mailboxHash: Buffer
   language: string
   countries: string[]
   themes: string[]
@@ -54,43 +56,61 @@ export interface UpsertPending {
 
 /**
  * Subscribe, in one statement whatever the address's state, so that every
- * request does the same work: a new address becomes pending with a
- * confirmation due; a pending or unsubscribed one takes the new filters and
- * a fresh confirmation only if none was sent in the last 24 h; an active
- * one, or an address suppressed for bounces or complaints, is left alone.
- * Returns the subscription id when a confirmation mail is due.
+ * request does the same work. A confirmation mail is wanted for a new,
+ * pending or unsubscribed address that nothing blocks (a "this wasn't me",
+ * a complaint or a hard bounce, of this address or of its mailbox); it goes
+ * out only if the mailbox got none in the last 24 hours, and only then is
+ * the subscription written: a new address becomes pending, a pending or
+ * unsubscribed one takes the new settings and a new link, which spends the
+ * old one. Otherwise nothing changes, so whatever a third party posts, a
+ * link already mailed confirms what its owner asked for. An active
+ * subscription is left alone. Returns the subscription id when a
+ * confirmation mail is due.
  */
 export async function upsertPending(db: Queryable, s: UpsertPending): Promise<string | null> {
-  const { rows } = await db.query<{ id: string; mail: boolean }>(
+  const { rows } = await db.query<{ id: string }>(
     `WITH blocked AS (
-       SELECT 1 FROM email_suppressions WHERE email_hash = $2 AND reason = ANY($14::text[])
+       SELECT 1 FROM email_suppressions
+        WHERE (email_hash = $2 OR mailbox_hash = $15) AND reason = ANY($14::text[])
+     ), wanted AS (
+       SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM blocked)
+         AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE email_hash = $2 AND status = 'active')
+     ), quota AS (
+       INSERT INTO confirmation_limits AS q (mailbox_hash, last_sent_at) SELECT $15, now() FROM wanted
+       ON CONFLICT (mailbox_hash) DO UPDATE SET last_sent_at = now() WHERE q.last_sent_at <= now() - interval '24 hours'
+       RETURNING 1
      ), up AS (
        INSERT INTO subscriptions AS s (email, email_hash, language, countries, themes, min_urgency, status,
            manage_nonce, manage_token_hash, confirm_nonce, confirm_token_hash, confirm_expires_at, confirmation_sent_at)
-       SELECT $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, now() + interval '72 hours', now()
-        WHERE NOT EXISTS (SELECT 1 FROM blocked)
+       SELECT $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, now() + interval '72 hours', now() FROM quota
        ON CONFLICT (email_hash) DO UPDATE SET
          email = EXCLUDED.email, language = EXCLUDED.language, countries = EXCLUDED.countries,
          themes = EXCLUDED.themes, min_urgency = EXCLUDED.min_urgency, status = 'pending', updated_at = now(),
-         confirm_nonce = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirm_nonce ELSE EXCLUDED.confirm_nonce END,
-         confirm_token_hash = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirm_token_hash ELSE EXCLUDED.confirm_token_hash END,
-         confirm_expires_at = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirm_expires_at ELSE EXCLUDED.confirm_expires_at END,
-         confirmation_mailed_at = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirmation_mailed_at END,
-         confirmation_sent_at = CASE WHEN s.confirmation_sent_at > now() - interval '24 hours' THEN s.confirmation_sent_at ELSE now() END
+         confirm_nonce = EXCLUDED.confirm_nonce, confirm_token_hash = EXCLUDED.confirm_token_hash,
+         confirm_expires_at = EXCLUDED.confirm_expires_at, confirmation_sent_at = now(), confirmation_mailed_at = NULL
        WHERE s.status <> 'active'
-         AND (s.status = 'pending' OR s.confirmation_sent_at IS NULL OR s.confirmation_sent_at <= now() - interval '24 hours')
-       RETURNING s.id, s.confirmation_sent_at = now() AS mail
+       RETURNING s.id
      ), ledger AS (
        INSERT INTO consent_ledger (subscription_id, action, source, consent_text_version, details)
-       SELECT id, 'subscribe', $11, $12, jsonb_build_object('confirmationMailed', mail) || $13::jsonb FROM up
+       SELECT id, 'subscribe', $11, $12, $13::jsonb FROM up
      )
-     SELECT id, mail FROM up`,
+     SELECT id FROM up`,
     [s.email, s.emailHash, s.language, s.countries, s.themes, s.minUrgency, s.manage.nonce, s.manage.hash,
       s.confirm.nonce, s.confirm.hash, s.source, s.consentTextVersion,
       JSON.stringify({ language: s.language, countries: s.countries, themes: s.themes, minUrgency: s.minUrgency }),
-      BLOCKING_REASONS])
-  const row = rows[0]
-  return row?.mail ? row.id : null
+      BLOCKING_REASONS, s.mailboxHash])
+  return rows[0]?.id ?? null
+}
+
+/** Erasure forgets the mailbox's confirmation limit with the rest: the person may come back through double opt-in. */
+export async function deleteConfirmationLimit(db: Queryable, mailboxHash: Buffer): Promise<void> {
+  await db.query('DELETE FROM confirmation_limits WHERE mailbox_hash = $1', [mailboxHash])
+}
+
+/** Limits older than a day decide nothing; the worker drops them (no keyed hash of a mailbox is kept longer than needed). */
+export async function purgeStaleConfirmationLimits(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM confirmation_limits WHERE last_sent_at < now() - interval '24 hours'`)
+  return rowCount ?? 0
 }
 
 export async function findByConfirmHash(db: Queryable, hash: Buffer): Promise<SubscriptionRow | null> {
@@ -116,10 +136,16 @@ export async function appendConsent(
     [e.subscriptionId, e.action, e.source, e.consentTextVersion, JSON.stringify(e.details ?? {})])
 }
 
-/** Pending → active (only while the confirmation is unexpired); lifts a suppression a new opt-in may lift. */
+/**
+ * Pending → active (only while the confirmation is unexpired); lifts a
+ * suppression a new opt-in may lift. The confirmation link is spent: its
+ * nonce (from which the token is derived) and expiry go; only the lookup
+ * hash stays, so that the old link can say it was used — never more.
+ */
 export async function activate(db: Queryable, id: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE subscriptions SET status = 'active', confirmed_at = now(), updated_at = now(), unsubscribed_at = NULL
+    `UPDATE subscriptions SET status = 'active', confirmed_at = now(), updated_at = now(), unsubscribed_at = NULL,
+            confirm_nonce = NULL, confirm_expires_at = NULL
       WHERE id = $1 AND status = 'pending' AND confirm_expires_at >= now()`, [id])
   if (rowCount === 0) return false
   await db.query(
@@ -128,14 +154,19 @@ export async function activate(db: Queryable, id: string): Promise<boolean> {
   return true
 }
 
-/** Adds an address to the suppression list; a stronger reason already there is kept. */
-export async function suppress(db: Queryable, emailHash: Buffer, reason: SuppressionReason): Promise<void> {
+/**
+ * Adds an address to the suppression list; a stronger reason already there
+ * is kept. With `mailboxHash`, a blocking reason covers every spelling of
+ * the mailbox for confirmation mail (subscribe checks both hashes).
+ */
+export async function suppress(db: Queryable, emailHash: Buffer, reason: SuppressionReason, mailboxHash: Buffer | null = null): Promise<void> {
   await db.query(
-    `INSERT INTO email_suppressions (email_hash, reason) VALUES ($1, $2)
-     ON CONFLICT (email_hash) DO UPDATE SET reason = EXCLUDED.reason, created_at = now()
+    `INSERT INTO email_suppressions (email_hash, reason, mailbox_hash) VALUES ($1, $2, $3)
+     ON CONFLICT (email_hash) DO UPDATE SET reason = EXCLUDED.reason, created_at = now(),
+         mailbox_hash = coalesce(EXCLUDED.mailbox_hash, email_suppressions.mailbox_hash)
        WHERE array_position(ARRAY['unsubscribed', 'erased', 'hard-bounce', 'complaint'], email_suppressions.reason)
            < array_position(ARRAY['unsubscribed', 'erased', 'hard-bounce', 'complaint'], EXCLUDED.reason)`,
-    [emailHash, reason])
+    [emailHash, reason, mailboxHash])
 }
 
 /** Email deliveries of this supporter not yet handed to SMTP stop now (a chunk mid-send re-checks too). */

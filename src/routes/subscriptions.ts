@@ -149,7 +149,7 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
   app.post('/subscriptions/confirm/:token', {
     schema: {
       operationId: 'confirmSubscription', summary: 'Confirm a subscription (double opt-in)', tags: ['subscriptions'],
-      description: 'Answers an HTML page, or JSON with `Accept: application/json`. Confirming twice is harmless. Accepts an empty or form-encoded body.',
+      description: 'Answers an HTML page, or JSON with `Accept: application/json`. Accepts an empty or form-encoded body. A link is spent once used: using it again answers 410 `link-used` (never the preferences link); an expired one 410 `link-expired`.',
       ...tokenOnly,
       response: { 200: ConfirmedSchema, ...problems(404, 410, 429) },
     },
@@ -166,9 +166,10 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
 
   app.post('/subscriptions/confirm/:token/cancel', {
     schema: {
-      operationId: 'cancelSubscription', summary: '"This wasn\'t me": delete the request and never mail the address again', tags: ['subscriptions'],
+      operationId: 'cancelSubscription', summary: '"This wasn\'t me": delete the pending request and never mail the mailbox again', tags: ['subscriptions'],
+      description: 'Acts only on a pending, unexpired request (410 `link-used` or `link-expired` otherwise). The address, in every spelling of its mailbox (`a.b+tag@` forms), is blocked for good.',
       ...tokenOnly,
-      response: { 200: Type.Object({ status: Type.Literal('cancelled') }, { title: 'SubscriptionCancelled' }), ...problems(404, 429) },
+      response: { 200: Type.Object({ status: Type.Literal('cancelled') }, { title: 'SubscriptionCancelled' }), ...problems(404, 410, 429) },
     },
   }, async (request, reply) => {
     try {

@@ -12,25 +12,29 @@ import type { SubscriptionRow } from '../repositories/subscriptions.js'
 import { canonicalLanguage, isCountry } from '../lib/codes.js'
 import { decodeCursor, toPage } from '../lib/cursor.js'
 import {
-  deriveToken, emailHash, isPlausibleEmail, maskEmail, newToken, parseToken, tokenHash, type TokenPurpose,
+  deriveToken, emailHash, isPlausibleEmail, mailboxHash, maskEmail, newToken, parseToken, tokenHash, type TokenPurpose,
 } from '../lib/supporter-tokens.js'
 import { CONSENT_TEXT_VERSION } from '../i18n/index.js'
 import type {
   ListSubscribersQuery, PatchSubscription, Subscribe, Subscriber, SubscriberStats, Subscription, SubscriptionExport,
 } from '../schemas/subscription.js'
 
+const LINK_PROBLEMS = {
+  invalid: { status: 404, slug: 'invalid-link', title: 'Link not valid', detail: 'This link is not valid: it may be incomplete or no longer in use.' },
+  expired: { status: 410, slug: 'link-expired', title: 'Link expired', detail: 'Confirmation links are valid for 72 hours; subscribe again to receive a new one.' },
+  used: { status: 410, slug: 'link-used', title: 'Link already used', detail: 'This confirmation link has been used: the subscription is confirmed. Every alert carries a link to manage it.' },
+} as const
+
 /** A supporter link that cannot be used; pages answer it in `language` when the link told us whose it is. */
 export class LinkError extends AppError {
-  constructor(readonly kind: 'invalid' | 'expired', readonly language: string | null = null) {
-    super(kind === 'invalid' ? 404 : 410, kind === 'invalid' ? 'invalid-link' : 'link-expired',
-      kind === 'invalid' ? 'Link not valid' : 'Link expired',
-      kind === 'invalid'
-        ? 'This link is not valid: it may be incomplete or no longer in use.'
-        : 'Confirmation links are valid for 72 hours; subscribe again to receive a new one.')
+  constructor(readonly kind: keyof typeof LINK_PROBLEMS, readonly language: string | null = null) {
+    const p = LINK_PROBLEMS[kind]
+    super(p.status, p.slug, p.title, p.detail)
   }
 }
 const invalidLink = () => new LinkError('invalid')
 const expiredLink = (language: string) => new LinkError('expired', language)
+const usedLink = (language: string) => new LinkError('used', language)
 
 /** Where a change came from, as recorded in the consent ledger. */
 export type ConsentSource = 'api' | 'page' | 'one-click' | 'staff'
@@ -112,14 +116,18 @@ export class SubscriptionService {
     const manage = newToken(key, 'manage')
     const confirm = newToken(key, 'confirm')
     const dueId = await repo.upsertPending(this.pool, {
-      email: input.email, emailHash: emailHash(key, input.email),
+      email: input.email, emailHash: emailHash(key, input.email), mailboxHash: mailboxHash(key, input.email),
       language: value.language ?? ctx.defaultLanguage, countries: value.countries ?? [], themes: value.themes ?? [],
       minUrgency: value.minUrgency ?? 'normal', manage, confirm, source: ctx.source, consentTextVersion: CONSENT_TEXT_VERSION,
     })
     if (dueId) this.opts.onConfirmationDue(dueId)
   }
 
-  /** The pending (or already active) subscription a confirmation link opens; never changes anything. */
+  /**
+   * The subscription a confirmation link opens — pending, or active when
+   * the link was used (the caller must then say so, and show nothing of
+   * the subscription); never changes anything.
+   */
   async byConfirmationToken(token: string): Promise<SubscriptionRow> {
     const hash = this.hash('confirm', token)
     const row = hash ? await repo.findByConfirmHash(this.pool, hash) : null
@@ -128,10 +136,10 @@ export class SubscriptionService {
     return row
   }
 
-  /** Activates; confirming twice is harmless and answers the same. */
+  /** Activates. A link is spent once used: using it again is a `link-used` error, never the management link. */
   async confirm(token: string, source: ConsentSource): Promise<SubscriptionRow> {
     const row = await this.byConfirmationToken(token)
-    if (row.status === 'active') return row
+    if (row.status !== 'pending') throw usedLink(row.language)
     return withTransaction(this.pool, async (tx) => {
       if (!await repo.activate(tx, row.id)) throw expiredLink(row.language)
       await repo.appendConsent(tx, {
@@ -143,16 +151,16 @@ export class SubscriptionService {
   }
 
   /**
-   * "This wasn't me": the request is deleted and the address is never
-   * mailed again (suppressed as a complaint), so the form cannot be used
-   * to bother it. Returns the language to answer in.
+   * "This wasn't me", on a pending, unexpired request only: the request is
+   * deleted and the mailbox is never mailed again in any spelling
+   * (suppressed as a complaint), so the form cannot be used to bother it.
+   * A used or expired link changes nothing. Returns the language to answer in.
    */
   async cancel(token: string, source: ConsentSource): Promise<string> {
-    const hash = this.hash('confirm', token)
-    const row = hash ? await repo.findByConfirmHash(this.pool, hash) : null
-    if (!row) throw invalidLink()
+    const row = await this.byConfirmationToken(token)
+    if (row.status !== 'pending') throw usedLink(row.language)
     await withTransaction(this.pool, async (tx) => {
-      await repo.suppress(tx, row.emailHash, 'complaint')
+      await repo.suppress(tx, row.emailHash, 'complaint', mailboxHash(this.opts.secretsKey, row.email))
       await repo.cancelQueuedDeliveries(tx, row.id)
       await repo.deleteSubscription(tx, row.id)
       await repo.appendConsent(tx, { subscriptionId: row.id, action: 'cancel', source, consentTextVersion: CONSENT_TEXT_VERSION })
@@ -238,6 +246,7 @@ export class SubscriptionService {
       await repo.suppress(tx, row.emailHash, 'erased')
       await repo.cancelQueuedDeliveries(tx, row.id)
       await repo.deleteSubscription(tx, row.id)
+      await repo.deleteConfirmationLimit(tx, mailboxHash(this.opts.secretsKey, row.email))
       await repo.appendConsent(tx, { subscriptionId: row.id, action: 'erase', source, consentTextVersion: CONSENT_TEXT_VERSION })
       if (actor) await recordAudit(tx, actor, 'subscriber.erase', 'subscriber', row.id)
     })
