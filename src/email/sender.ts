@@ -21,7 +21,9 @@ import { cancelRows, claimContext, claimWindow, reviveSending, type ClaimedRecip
 import * as subscriptions from '../repositories/subscriptions.js'
 import { deriveToken, mailboxHash } from '../lib/supporter-tokens.js'
 import { localeFor, type Locale } from '../i18n/index.js'
-import { ALERT_EVENT_TYPES, isMailworthy, renderAlert, SLOT_PREFERENCES, SLOT_UNSUBSCRIBE, type AlertEvent } from './alert-message.js'
+import {
+  ALERT_EVENT_TYPES, isMailworthy, isMetadataOnly, renderAlert, SLOT_PREFERENCES, SLOT_THREAD_ROOT, SLOT_UNSUBSCRIBE, type AlertEvent,
+} from './alert-message.js'
 import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
 import { OutcomeRecorder, type Withdrawn } from './outcome-recorder.js'
@@ -31,8 +33,6 @@ import { alertJob, type EmailJob } from './queue.js'
 
 /** Recipients re-checked and claimed together, in one statement. */
 const WINDOW = 50
-/** Per-recipient slot holding the Message-ID of the supporter's first alert about the appeal, or nothing. */
-const SLOT_THREAD_ROOT = 'threadRoot'
 /**
  * Mails per process accepted by the relay and not yet recorded, at most:
  * one per SMTP connection. This is all a crash of the process can send
@@ -125,9 +125,12 @@ export class EmailSender {
     const { config, pool } = this.deps
     const eventId = event.id
     const messageId = (deliveryId: number, ofEvent: string) => `d${deliveryId}.${ofEvent.toLowerCase()}@${this.from.domain}`
+    // A change of metadata is a one-line note to those who have had the appeal, the whole appeal to those who have not.
+    const noteOnly = isMetadataOnly(payload)
     const render = (r: ClaimedRecipient): Buffer => {
-      const template = this.template(`${eventId}|${r.language}`, () => {
-        const message = renderAlert(payload, r.language, { listId: this.listId })
+      const firstAlert = noteOnly && r.threadRoot === null
+      const template = this.template(`${eventId}|${r.language}${firstAlert ? '|whole' : ''}`, () => {
+        const message = renderAlert(payload, r.language, { listId: this.listId, firstAlert })
         return new MimeTemplate({ from: config.mailFrom, ...message.spec }, this.from)
       })
       const manage = `${config.publicBaseUrl}/subscriptions/${deriveToken(config.secretsKey, 'manage', r.manageNonce)}`
