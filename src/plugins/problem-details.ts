@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { Ajv, type Options as AjvOptions } from 'ajv'
 import * as ajvFormats from 'ajv-formats'
 import { AppError, type FieldError } from '../errors.js'
+import { STORABLE_TEXT_MESSAGE, STORABLE_TEXT_PATTERN } from '../schemas/common.js'
 
 // ajv-formats is CommonJS; under ESM its plugin sits on `default` (twice, via interop).
 type FormatsPlugin = (ajv: Ajv) => Ajv
@@ -28,6 +29,8 @@ function makeAjv(coerceTypes: AjvOptions['coerceTypes']): Ajv {
   addFormats(ajv)
   return ajv
 }
+
+const TYPE_MESSAGE = /^must be (string|null|number|integer|boolean|object|array)$/
 
 /** Turns Ajv errors into one precise message per offending value. */
 export function fieldErrors(errors: AjvError[], part: FieldError['in']): FieldError[] {
@@ -55,17 +58,26 @@ export function fieldErrors(errors: AjvError[], part: FieldError['in']): FieldEr
         break
       case 'anyOf':
         break // its branches already reported what was wrong
+      case 'pattern':
+        // The guard of every free-text field: say what is wrong, not the regex.
+        add(at, error.params.pattern === STORABLE_TEXT_PATTERN ? STORABLE_TEXT_MESSAGE : error.message ?? 'is not valid')
+        break
       default:
         add(at, error.message ?? 'is not valid')
     }
   }
-  return [...byPointer].map(([pointer, { messages, allowed }]) => ({
-    pointer,
-    in: part,
-    message: allowed.length > 0 && messages.every((m) => /must be (string|null)/.test(m))
-      ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`
-      : messages.join('; ') || `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
-  }))
+  return [...byPointer].map(([pointer, { messages: all, allowed }]) => {
+    // A value of the right type for one branch of a union (a nullable text) is
+    // wrong for what that branch says, not for not being another branch's type.
+    const messages = all.some((m) => !TYPE_MESSAGE.test(m)) ? all.filter((m) => !TYPE_MESSAGE.test(m)) : all
+    return {
+      pointer,
+      in: part,
+      message: allowed.length > 0 && messages.every((m) => /must be (string|null)/.test(m))
+        ? `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`
+        : messages.join('; ') || `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
+    }
+  })
 }
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {

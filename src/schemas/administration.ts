@@ -45,7 +45,7 @@ export const AuditEntrySchema = Type.Object({
 export const AuditQuery = Type.Object({
   ...PageQuery,
   resourceType: Type.Optional(Type.String({ pattern: '^[a-z-]{1,40}$' })),
-  resourceId: Type.Optional(Type.String({ maxLength: 100 })),
+  resourceId: Type.Optional(Text(100)),
   organisationId: Type.Optional(Uuid),
   action: Type.Optional(Type.String({ pattern: '^[a-z.-]{1,60}$' })),
 }, { additionalProperties: false })

@@ -52,7 +52,7 @@ const editable = {
   language: LanguageTag,
   title: Text(200, 1),
   summary: Text(1000, 1),
-  body: Type.String({ maxLength: 20_000, description: 'Markdown' }),
+  body: Text(20_000, 0, { description: 'Markdown' }),
   urgency: Urgency,
   countries: Type.Array(CountryCode, { minItems: 1, maxItems: 20, description: 'the first is the primary country' }),
   subdivisions: Type.Array(SubdivisionCode, { maxItems: 50 }),
@@ -175,8 +175,7 @@ export const ListAppealsQuery = Type.Object({
     ...LanguageTag,
     description: 'BCP 47; matches the original or a translation, and its regional or script variants (`zh` matches `zh-Hant`)',
   }),
-  q: Type.Optional(Type.String({
-    minLength: 1, maxLength: 200,
+  q: Type.Optional(Text(200, 1, {
     description: 'full-text search of title, summary, body and asks, in the original and every translation, stemmed in each version\'s language; web-search syntax: `"exact phrase"`, `or`, `-excluded`',
   })),
   updatedSince: Type.Optional({ ...Timestamp, description: 'only appeals changed at or after this instant' }),

@@ -21,9 +21,24 @@ export const URGENCIES = ['critical', 'high', 'normal'] as const
 export const Urgency = StringEnum(URGENCIES, { title: 'Urgency', description: 'How fast supporters and partners must act' })
 export type Urgency = Static<typeof Urgency>
 
-/** Short free text: trimmed by nobody, so bounds are the only guard. */
+/**
+ * What every free-text value must be to be stored: no U+0000 (Postgres text
+ * and jsonb refuse it: a 500 otherwise) and no unpaired UTF-16 surrogate
+ * (jsonb refuses `"\ud800"`; text would turn it into U+FFFD unasked). Ajv
+ * compiles patterns with the `u` flag, so a well-formed pair (an emoji) is
+ * one code point and passes. The error message is in problem-details.ts.
+ */
+export const STORABLE_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$'
+export const STORABLE_TEXT_MESSAGE = 'must not contain U+0000 (NUL) or an unpaired UTF-16 surrogate'
+
+/**
+ * Free text of a request (body, query or path): bounded and storable. Every
+ * free string a request carries is one of these, or is constrained by an
+ * enum, a format or an anchored pattern instead (test/text-guard.test.ts walks
+ * every operation and fails otherwise).
+ */
 export const Text = (maxLength: number, minLength = 0, extra: Record<string, unknown> = {}) =>
-  Type.String({ minLength, maxLength, ...extra })
+  Type.String({ minLength, maxLength, pattern: STORABLE_TEXT_PATTERN, ...extra })
 
 export const FieldErrorSchema = Type.Object({
   pointer: Type.String({ description: 'JSON Pointer to the offending value' }),
@@ -50,7 +65,7 @@ export function problems(...statuses: number[]): Record<number, TSchema> {
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' })),
-  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'opaque cursor from `nextCursor`' })),
+  cursor: Type.Optional(Text(200, 0, { description: 'opaque cursor from `nextCursor`' })),
 }
 
 export function Page<T extends TSchema>(item: T, title: string) {

@@ -1,7 +1,7 @@
 // Schemas of the supporter surface (contract §6) and the staff views of
 // subscribers. Supporter responses mask the address; staff see it.
 import { Type, type Static } from 'typebox'
-import { CountryCode, LanguageTag, Page, PageQuery, StringEnum, ThemeSlug, Timestamp, Urgency, Uuid } from './common.js'
+import { CountryCode, LanguageTag, Page, PageQuery, StringEnum, Text, ThemeSlug, Timestamp, Urgency, Uuid } from './common.js'
 
 export const SUBSCRIPTION_STATUSES = ['pending', 'active', 'unsubscribed'] as const
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number]
@@ -22,7 +22,7 @@ const MinUrgency = StringEnum(['critical', 'high', 'normal'], {
 })
 
 export const SubscribeSchema = Type.Object({
-  email: Type.String({ minLength: 3, maxLength: 254, description: 'the address to alert', examples: ['supporter@example.org'] }),
+  email: Text(254, 3, { description: 'the address to alert', examples: ['supporter@example.org'] }),
   language: Type.Optional(LanguageTag),
   countries: Type.Optional(Countries),
   themes: Type.Optional(Themes),
@@ -110,7 +110,7 @@ export const SubscriptionExportSchema = Type.Object({
 export type SubscriptionExport = Static<typeof SubscriptionExportSchema>
 
 export const TokenParams = Type.Object({
-  token: Type.String({ maxLength: 200, description: 'confirmation or management token from an email' }),
+  token: Text(200, 0, { description: 'confirmation or management token from an email' }),
 }, { additionalProperties: false })
 
 // ---------------------------------------------------------------------------
@@ -135,7 +135,7 @@ export const SubscriberPageSchema = Page(SubscriberSchema, 'SubscriberPage')
 
 export const ListSubscribersQuery = Type.Object({
   ...PageQuery,
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 254, description: 'case-insensitive part of the address' })),
+  q: Type.Optional(Text(254, 1, { description: 'case-insensitive part of the address' })),
   status: Type.Optional(SubscriptionStatus),
 }, { additionalProperties: false })
 export type ListSubscribersQuery = Static<typeof ListSubscribersQuery>

@@ -1,6 +1,6 @@
 // Schemas of partner webhooks (contract §5).
 import { Type, type Static } from 'typebox'
-import { CountryCode, Page, PageQuery, StringEnum, ThemeSlug, Timestamp, Urgency, Uuid } from './common.js'
+import { CountryCode, Page, PageQuery, StringEnum, Text, ThemeSlug, Timestamp, Urgency, Uuid } from './common.js'
 import { EventId } from './event.js'
 
 /** The event types an endpoint can subscribe to; `webhook.test` is sent by the test action only. */
@@ -11,13 +11,12 @@ export const DESCRIPTION_MAX = 500
 export const URL_MAX = 2000
 export const GRACE_MAX_SECONDS = 7 * 86_400
 
-const UrlField = Type.String({
-  minLength: 1, maxLength: URL_MAX,
+const UrlField = Text(URL_MAX, 1, {
   description: '`https` URL (plain `http` only where WEBHOOK_ALLOW_PRIVATE_NETWORKS=true); no credentials; must not resolve to a private, loopback or otherwise reserved address',
   examples: ['https://partner.example.org/hooks/urgent-appeals'],
 })
 const Filters = {
-  description: Type.Optional(Type.Union([Type.String({ maxLength: DESCRIPTION_MAX }), Type.Null()])),
+  description: Type.Optional(Type.Union([Text(DESCRIPTION_MAX), Type.Null()])),
   eventTypes: Type.Array(SubscribableEventType, { minItems: 1, maxItems: 4, uniqueItems: true, description: 'event types to receive' }),
   countries: Type.Optional(Type.Array(CountryCode, { maxItems: 250, uniqueItems: true, description: 'only appeals concerning one of these countries (empty: all)' })),
   themes: Type.Optional(Type.Array(ThemeSlug, { maxItems: 100, uniqueItems: true, description: 'only appeals with one of these themes (empty: all)' })),
