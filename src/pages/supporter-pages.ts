@@ -65,6 +65,7 @@ function layout(locale: Locale, title: string, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${title} · ${t(locale, 'site.name')}</title>
 <style>${trustedStyle}</style>
 </head>

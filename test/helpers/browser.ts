@@ -1,0 +1,217 @@
+// Real-browser tests: Debian's Chromium (/usr/bin/chromium, or CHROMIUM_PATH)
+// driven by playwright-core, which never downloads a browser; axe-core
+// injected into pages for accessibility; screenshots into /tmp/ua-screens
+// (or UA_SCREENS_DIR). One browser per test file: `launchBrowser(t)`, then
+// a fresh context per page (own cookies) at a viewport and colour scheme.
+// A missing Chromium fails the test with how to install it; it is never
+// skipped. Used by the supporter pages now, the public site and the
+// console next: only loopback servers (app.listen on 127.0.0.1).
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+
+export type { Page } from 'playwright-core'
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+/** Headless, no sandbox (CI runs as root), and nothing that reaches the network on its own. */
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+]
+
+export const SCREENS_DIR = process.env.UA_SCREENS_DIR ?? '/tmp/ua-screens'
+
+export type ColorScheme = 'light' | 'dark'
+
+export interface Variant { width: number; height: number; colorScheme: ColorScheme }
+
+/** Phone (390 px) and desktop (1280 px), each light and dark: what every page is checked in. */
+export const VARIANTS: readonly Variant[] = [
+  { width: 390, height: 844, colorScheme: 'light' },
+  { width: 390, height: 844, colorScheme: 'dark' },
+  { width: 1280, height: 800, colorScheme: 'light' },
+  { width: 1280, height: 800, colorScheme: 'dark' },
+]
+
+export const variantName = (v: Variant) => `${v.width}-${v.colorScheme}`
+
+interface Tap { teardown(fn: () => unknown): void }
+
+export interface PageOptions {
+  width?: number
+  height?: number
+  colorScheme?: ColorScheme
+  /** Accept-Language and navigator.language of the context. */
+  locale?: string
+  /** false: the page runs no script at all (forms must work without it). */
+  javaScriptEnabled?: boolean
+}
+
+export interface TestBrowser {
+  browser: Browser
+  /** A page in a fresh context; closed with the browser. */
+  newPage(options?: PageOptions): Promise<Page>
+  close(): Promise<void>
+}
+
+/**
+ * Launches Chromium once for a test file; closed at teardown. Playwright
+ * gives each launch a fresh temporary user-data-dir and deletes it on close.
+ */
+export async function launchBrowser(t: Tap): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: the browser tests need it. On Debian or Ubuntu: ` +
+      '`DEBIAN_FRONTEND=noninteractive apt-get install -y chromium` (.ci/run does this); elsewhere set CHROMIUM_PATH to a Chromium or Chrome binary.')
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })
+  let closing: Promise<void> | undefined
+  const close = () => (closing ??= browser.close().catch(() => {}))
+  t.teardown(close)
+  return {
+    browser,
+    async newPage(options = {}) {
+      const context = await browser.newContext({
+        viewport: { width: options.width ?? 390, height: options.height ?? 844 },
+        colorScheme: options.colorScheme ?? 'light',
+        locale: options.locale ?? 'en-GB',
+        javaScriptEnabled: options.javaScriptEnabled ?? true,
+        serviceWorkers: 'block',
+      })
+      context.setDefaultTimeout(15_000)
+      return context.newPage()
+    },
+    close,
+  }
+}
+
+/** A free loopback port, for a server whose PUBLIC_BASE_URL must be known before it listens. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Everything a page did that it should not: requests to another origin and
+ * console errors (a CSP violation is one; so is a sub-resource answering
+ * 4xx, such as a missing favicon). Read `problems` at the end.
+ */
+export function watchPage(page: Page, origin: string): { problems: string[] } {
+  const problems: string[] = []
+  // An error page's own 4xx status is what the test asked for, not a problem.
+  const documents = new Set<string>()
+  page.on('request', (request) => {
+    const url = request.url()
+    if (request.isNavigationRequest()) documents.add(url)
+    if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && url !== 'about:blank') problems.push(`request to another origin: ${url}`)
+  })
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return
+    const { url } = message.location()
+    if (message.text().startsWith('Failed to load resource') && documents.has(url)) return
+    problems.push(`console error: ${message.text()} (${url})`)
+  })
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+  return { problems }
+}
+
+const require = createRequire(import.meta.url)
+let axeSource: string | undefined
+
+export interface AxeViolation { id: string; impact: string; help: string; targets: string[] }
+
+/**
+ * Runs axe-core (every rule of WCAG 2.0–2.2 A/AA and best practice) on the
+ * current document and returns the serious and critical violations.
+ * Injected through the DevTools protocol, which the page's CSP does not
+ * govern: the page keeps its strict policy.
+ */
+export async function axeCheck(page: Page): Promise<AxeViolation[]> {
+  axeSource ??= readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(axeSource)
+  const violations = await page.evaluate(async () => {
+    // Runs in the page (this file is compiled without the DOM library: hence the casts).
+    const page = globalThis as unknown as { document: unknown; axe: { run(context: unknown, options: object): Promise<{ violations: any[] }> } }
+    const result = await page.axe.run(page.document, { resultTypes: ['violations'] })
+    return result.violations.map((v) => ({
+      id: String(v.id), impact: String(v.impact), help: String(v.help),
+      targets: v.nodes.slice(0, 5).map((n: { target: unknown[] }) => n.target.join(' ')),
+    }))
+  })
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+}
+
+export const describeViolations = (violations: AxeViolation[]) =>
+  violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.targets.join(', ')}`).join('; ')
+
+/** Switches the page to a viewport and colour scheme (prefers-color-scheme emulated) without reloading it. */
+export async function applyVariant(page: Page, variant: Variant): Promise<void> {
+  await page.setViewportSize({ width: variant.width, height: variant.height })
+  await page.emulateMedia({ colorScheme: variant.colorScheme })
+}
+
+/** A full-page PNG in SCREENS_DIR; returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENS_DIR, { recursive: true })
+  const path = join(SCREENS_DIR, `${name.replace(/[^a-zA-Z0-9._-]+/g, '-')}.png`)
+  await page.screenshot({ path, fullPage: true })
+  return path
+}
+
+export interface VariantReport {
+  /** `390-dark: color-contrast (serious): …` per variant with serious or critical violations. */
+  violations: string[]
+  /** Whether the page scrolls sideways (content wider than the viewport). */
+  overflow: string[]
+  screenshots: string[]
+}
+
+/**
+ * The current document in every variant (390 and 1280 px, light and dark):
+ * axe's serious and critical violations, sideways overflow, and
+ * screenshots when `screenshotName` is given. The page is not reloaded, so
+ * the result of a form POST is checked as it is.
+ */
+export async function checkVariants(page: Page, options: { screenshotName?: string; variants?: readonly Variant[] } = {}): Promise<VariantReport> {
+  const report: VariantReport = { violations: [], overflow: [], screenshots: [] }
+  for (const variant of options.variants ?? VARIANTS) {
+    await applyVariant(page, variant)
+    const violations = await axeCheck(page)
+    if (violations.length > 0) report.violations.push(`${variantName(variant)}: ${describeViolations(violations)}`)
+    const width = await page.evaluate('document.documentElement.scrollWidth') as number
+    if (width > variant.width) report.overflow.push(`${variantName(variant)}: ${width} px wide`)
+    if (options.screenshotName) report.screenshots.push(await screenshot(page, `${options.screenshotName}-${variantName(variant)}`))
+  }
+  await applyVariant(page, VARIANTS[0]!)
+  return report
+}
+
+/** WCAG contrast ratio of two sRGB colours given as `rgb(r, g, b)` / `rgba(…)` (alpha ignored: pass opaque colours). */
+export function contrastRatio(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, bl] = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number).map((c) => {
+      const s = c / 255
+      return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+    }) as [number, number, number]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl
+  }
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number]
+  return (hi + 0.05) / (lo + 0.05)
+}
+
+/** Text colour, background colour and their contrast ratio of the first element matching `selector`. */
+export async function elementContrast(page: Page, selector: string): Promise<{ color: string; background: string; ratio: number }> {
+  const { color, background } = await page.locator(selector).first().evaluate((el) => {
+    const style = (globalThis as unknown as { getComputedStyle(e: unknown): { color: string; backgroundColor: string } }).getComputedStyle(el)
+    return { color: style.color, background: style.backgroundColor }
+  })
+  return { color, background, ratio: Math.round(contrastRatio(color, background) * 100) / 100 }
+}
