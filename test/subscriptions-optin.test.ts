@@ -68,13 +68,15 @@ t.test('double opt-in: the mail, GET changes nothing, POST confirms, in the supp
   const manageLink = /href="(\/subscriptions\/[A-Za-z0-9_-]{43})"/.exec(confirmed.body)?.[1]
   t.ok(manageLink, 'the confirmed page links to the preferences')
 
-  // Confirming again is harmless; JSON on request.
-  const again = await stack.request(null, 'POST', confirmPath, undefined, { accept: 'application/json' })
-  t.equal(again.statusCode, 200)
-  t.equal(again.json().status, 'active')
-  t.equal(again.json().subscription.email, 'C•••@E•••.org')
-  t.same(again.json().subscription.countries, ['CN', 'KP'])
-  t.equal(pathOf(again.json().preferencesUrl), manageLink)
+  // The link is spent: using it again says so, in French, and leads nowhere.
+  const used = await stack.request(null, 'GET', confirmPath)
+  t.equal(used.statusCode, 410)
+  t.match(used.body, /Ce lien a déjà été utilisé/)
+  t.notOk(used.body.includes(manageLink!), 'no management link on the used page')
+  expectProblem(t, await stack.request(null, 'POST', confirmPath, undefined, { accept: 'application/json' }), 410, 'link-used')
+  const view = await stack.request(null, 'GET', `/v1${manageLink}`)
+  t.equal(view.json().email, 'C•••@E•••.org')
+  t.same(view.json().countries, ['CN', 'KP'])
   t.same(await ledger(stack, 'Camille.Martin@Example.org'), ['subscribe@2026-01', 'confirm@2026-01'], 'consent ledger')
   await t.rejects(stack.pool.query('DELETE FROM consent_ledger'), /append-only/, 'the ledger cannot be rewritten')
 })
@@ -129,6 +131,7 @@ t.test('mail-bombing and enumeration: one answer for every state, one confirmati
 
   // A day later the pending address may get one more.
   await stack.pool.query(`UPDATE subscriptions SET confirmation_sent_at = now() - interval '25 hours' WHERE email = 'pending@example.org'`)
+  await stack.pool.query(`UPDATE confirmation_limits SET last_sent_at = now() - interval '25 hours'`)
   await stack.request(null, 'POST', '/v1/subscriptions', { email: 'pending@example.org' })
   await eventually(async () => stack.sink.to('pending@example.org').length === 2, 10_000, 'a second confirmation after 24 h')
   t.equal(await statusOf(stack, 'active@example.org'), 'active', 'an active subscription is untouched')
