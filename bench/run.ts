@@ -60,6 +60,8 @@ const N = Number(flags.n ?? (quick ? 2_000 : 100_000))
 const ENDPOINTS = Number(flags.endpoints ?? (quick ? 200 : 2_000))
 if (!(N >= 10 && N <= 10_000_000) || !(ENDPOINTS >= 20 && ENDPOINTS <= 100_000)) { console.error('--n must be 10…10 000 000, --endpoints 20…100 000'); process.exit(2) }
 const ORIGINS = 20
+/** The webhook scenario registers every endpoint for one partner organisation: lift the per-organisation cap to the largest --endpoints. */
+const MAX_ENDPOINTS = '100000'
 const LATENCY_PUBLISHES = quick ? 5 : 20
 const WEBHOOK_ROUNDS = quick ? 1 : 3
 const READ_SECONDS = quick ? 2 : 10
@@ -126,7 +128,7 @@ function serviceEnv(ctx: TestApp, extra: Record<string, string> = {}): Record<st
   return {
     DATABASE_URL: ctx.config.databaseUrl, REDIS_URL: ctx.config.redisUrl, SECRETS_KEY: TEST_SECRETS_KEY,
     SMTP_URL: `smtp://127.0.0.1:${sinks!.ready.smtpPort}`, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
-    PUBLIC_RATE_LIMIT: '999999999', LOG_LEVEL: 'info', ...extra,
+    PUBLIC_RATE_LIMIT: '999999999', WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: MAX_ENDPOINTS, LOG_LEVEL: 'info', ...extra,
   }
 }
 
@@ -170,7 +172,7 @@ function baseline(task: BaselineTask, timeoutMs: number): Promise<{ result: Base
 /** A fresh database (cloned from the migrated template) with keys for each role; Redis emptied. */
 async function freshApp(): Promise<TestApp> {
   await redis!.flushall()
-  return buildTestApp(t, { SMTP_URL: `smtp://127.0.0.1:${sinks!.ready.smtpPort}`, PUBLIC_RATE_LIMIT: '999999999' })
+  return buildTestApp(t, { SMTP_URL: `smtp://127.0.0.1:${sinks!.ready.smtpPort}`, PUBLIC_RATE_LIMIT: '999999999', WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: MAX_ENDPOINTS })
 }
 
 async function seedSupporters(ctx: TestApp, n: number): Promise<void> {

@@ -54,6 +54,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     genReqId: () => randomUUID(),
+    // TRUST_PROXY: behind a reverse proxy, request.ip (and so the public rate
+    // limit) is the client X-Forwarded-For names, believed only from these proxies.
+    trustProxy: deps.config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     // The router's own rejections (broken percent-encoding, an over-long
     // path parameter) happen before the error handler: answer them as problems too.

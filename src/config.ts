@@ -3,6 +3,8 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { createPrivateKey } from 'node:crypto'
+import { isIP } from 'node:net'
+import proxyAddr from '@fastify/proxy-addr'
 
 const Digits = (description: string, def: string) =>
   Type.String({ pattern: '^[0-9]{1,9}$', default: def, description })
@@ -25,12 +27,15 @@ export const EnvSchema = Type.Object({
   WEBHOOK_TIMEOUT_MS: Digits('whole-attempt deadline', '15000'),
   WEBHOOK_RETRY_SCHEDULE: Schedule('seconds before each webhook retry', '10,60,300,1800,7200,21600,43200,86400'),
   WEBHOOK_DISABLE_AFTER: Digits('seconds of continuous failure before an endpoint is disabled', '259200'),
+  WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: Digits('webhook endpoints one organisation may register', '25'),
   EMAIL_RETRY_SCHEDULE: Schedule('seconds before each retry of a temporary email failure', '30,120,600,3600,21600'),
   EMAIL_MAX_PER_SECOND: Digits('global email send rate, 0 = no cap', '0'),
   DKIM_DOMAIN: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$' })),
   DKIM_SELECTOR: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,63}$' })),
   DKIM_PRIVATE_KEY: Type.Optional(Type.String({ pattern: 'PRIVATE KEY' })),
   PUBLIC_RATE_LIMIT: Digits('requests per minute per client address on public endpoints', '60'),
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false', description: 'reverse proxies trusted for the client address: false, or a comma list of addresses/CIDRs' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._~+/-]{32,512}=*$', description: 'bearer token that GET /metrics requires' })),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -54,6 +59,8 @@ export interface Config {
     timeoutMs: number
     retryScheduleSeconds: number[]
     disableAfterSeconds: number
+    /** Endpoints one organisation may register; a create beyond it is a 409. */
+    maxEndpointsPerOrganisation: number
   }
   email: {
     retryScheduleSeconds: number[]
@@ -61,6 +68,15 @@ export interface Config {
     dkim: { domain: string; selector: string; privateKey: string } | null
   }
   publicRateLimitPerMinute: number
+  /**
+   * Fastify's `trustProxy`: false, or the addresses/CIDRs (or proxy-addr's
+   * `loopback`, `linklocal`, `uniquelocal`) of the proxies whose
+   * X-Forwarded-For is believed. Never `true` or a hop count: either would
+   * let a client that reaches the service directly choose its own address.
+   */
+  trustProxy: false | string[]
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; when null, loopback only. */
+  metricsToken: string | null
   /** BullMQ key prefix; the hash tag keeps every queue key in one Redis Cluster slot. */
   queuePrefix: string
   /** How often the worker sweeps Postgres for undispatched events and due embargoes. */
@@ -75,7 +91,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose values may hold credentials: never echoed in a message. */
-export const SECRET_VARIABLES: readonly (keyof Env)[] = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SECRETS_KEY', 'DKIM_PRIVATE_KEY']
+export const SECRET_VARIABLES: readonly (keyof Env)[] = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SECRETS_KEY', 'DKIM_PRIVATE_KEY', 'METRICS_TOKEN']
 
 /** What each variable must look like, in words an operator can act on. */
 const EXPECTED: Record<keyof Env, string> = {
@@ -92,15 +108,40 @@ const EXPECTED: Record<keyof Env, string> = {
   WEBHOOK_TIMEOUT_MS: 'must be a whole number of milliseconds, at least 100',
   WEBHOOK_RETRY_SCHEDULE: 'must be a comma-separated list of whole seconds, e.g. 10,60,300',
   WEBHOOK_DISABLE_AFTER: 'must be a whole number of seconds',
+  WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: 'must be a whole number of endpoints, at least 1',
   EMAIL_RETRY_SCHEDULE: 'must be a comma-separated list of whole seconds, e.g. 30,120,600',
   EMAIL_MAX_PER_SECOND: 'must be a whole number (0 = no cap)',
   DKIM_DOMAIN: 'must be a domain name',
   DKIM_SELECTOR: 'must be a DKIM selector (letters, digits, dot, dash, underscore)',
   DKIM_PRIVATE_KEY: 'must be a PEM private key (newlines may be written as \\n)',
   PUBLIC_RATE_LIMIT: 'must be a whole number of requests per minute',
+  TRUST_PROXY: 'must be false or a comma list of the proxies\' addresses or CIDRs (e.g. 10.0.0.2,172.16.0.0/12; or loopback, linklocal, uniquelocal); '
+    + 'not true or a hop count, which would let a client that reaches the service directly forge its address',
+  METRICS_TOKEN: 'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. `openssl rand -base64 32`)',
 }
 
 const schedule = (s: string) => s.split(',').map((n) => Number(n.trim()))
+
+const PROXY_ADDR_NAMES = ['loopback', 'linklocal', 'uniquelocal']
+
+/**
+ * TRUST_PROXY as Fastify's `trustProxy`, or undefined when it is not valid.
+ * Each entry must be a literal address (or address/prefix, address/netmask)
+ * or a proxy-addr name, and proxy-addr must compile the list: it accepts
+ * shorthand such as `1` (= 0.0.0.1), which here would be a hop count in disguise.
+ */
+function parseTrustProxy(value: string): false | string[] | undefined {
+  if (value.trim() === 'false') return false
+  const entries = value.split(',').map((entry) => entry.trim())
+  const literal = (entry: string) => PROXY_ADDR_NAMES.includes(entry) || isIP(entry.split('/')[0]!) !== 0
+  if (!entries.every(literal)) return undefined
+  try {
+    proxyAddr.compile(entries)
+  } catch {
+    return undefined
+  }
+  return entries
+}
 
 function deepFreeze<T>(value: T): T {
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value
@@ -143,6 +184,9 @@ export function loadConfig(
   if (!(port >= 1 && port <= 65535)) bad('PORT')
   if (e.SECRETS_KEY && Buffer.from(e.SECRETS_KEY, 'base64').length !== 32) bad('SECRETS_KEY')
   if (!(Number(e.WEBHOOK_TIMEOUT_MS) >= 100)) bad('WEBHOOK_TIMEOUT_MS')
+  if (!(Number(e.WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION) >= 1)) bad('WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION')
+  const trustProxy = parseTrustProxy(e.TRUST_PROXY)
+  if (trustProxy === undefined) bad('TRUST_PROXY')
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'PUBLIC_BASE_URL'] as const) {
     if (e[name] !== undefined && !URL.canParse(e[name]!)) bad(name)
   }
@@ -175,6 +219,7 @@ export function loadConfig(
       timeoutMs: Number(e.WEBHOOK_TIMEOUT_MS),
       retryScheduleSeconds: schedule(e.WEBHOOK_RETRY_SCHEDULE),
       disableAfterSeconds: Number(e.WEBHOOK_DISABLE_AFTER),
+      maxEndpointsPerOrganisation: Number(e.WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION),
     },
     email: {
       retryScheduleSeconds: schedule(e.EMAIL_RETRY_SCHEDULE),
@@ -184,6 +229,8 @@ export function loadConfig(
         : null,
     },
     publicRateLimitPerMinute: Number(e.PUBLIC_RATE_LIMIT),
+    trustProxy: trustProxy ?? false,
+    metricsToken: e.METRICS_TOKEN ?? null,
     queuePrefix: '{ua}',
     sweepIntervalMs: 1000,
   })

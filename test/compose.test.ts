@@ -129,6 +129,32 @@ t.test('api publishes port 3000 and is health-checked; worker scales', async (t)
   t.type(worker.deploy?.replicas, 'number', 'worker declares its replicas')
 })
 
+/** A `ports:` entry's host address and container port, from the short (`[ip:]host:container[/proto]`) or long syntax. */
+function published(entry: unknown): { hostIp: string; target: string } {
+  if (typeof entry === 'object' && entry !== null) {
+    const long = entry as Json
+    return { hostIp: String(long.host_ip ?? ''), target: String(long.target) }
+  }
+  const text = String(entry).split('/')[0]!
+  const bracketed = /^\[([^\]]+)\]:/.exec(text) // [::1]:8025:8025
+  const parts = (bracketed ? text.slice(bracketed[0].length) : text).split(':')
+  const hostIp = bracketed ? bracketed[1]! : parts.length === 3 ? parts[0]! : ''
+  return { hostIp, target: parts.at(-1)! }
+}
+
+t.test('only the api is published beyond this host; Mailpit\'s UI (every message, tokens included) is loopback only', async (t) => {
+  const loopback = (ip: string) => ip === '127.0.0.1' || ip === '::1' || ip === 'localhost'
+  const mailpitPorts = (services.mailpit?.ports ?? []).map(published)
+  t.ok(mailpitPorts.some((p: { target: string }) => p.target === '8025'), 'Mailpit\'s web UI is published (for this host)')
+  for (const [name, service] of Object.entries(services)) {
+    if (name === 'api') continue
+    for (const port of ((service as Json).ports ?? []).map(published)) {
+      t.ok(loopback(port.hostIp), `${name}: container port ${port.target} is bound to loopback, not every interface (host_ip "${port.hostIp}")`)
+    }
+  }
+  t.match(readme, /Mailpit[^\n]*127\.0\.0\.1|127\.0\.0\.1[^\n]*Mailpit/, 'the README says Mailpit\'s UI is on 127.0.0.1 only')
+})
+
 /** The instructions of the Dockerfile's last stage, continuation lines joined, global ARGs resolved in FROM. */
 function finalStage(text: string): string[] {
   const instructions = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
@@ -217,7 +243,8 @@ t.test('the image\'s layout works without Docker: tsc build, then the CLI from d
   const { dependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
   const imported = new Set<string>()
   for (const file of walk(join(app, 'dist')).filter((f) => f.endsWith('.js'))) {
-    for (const m of readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"./][^'"]*)['"]/g)) {
+    // A bare specifier starts like a package name: `'from', 'sender'` in a header list is not an import.
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([@a-z0-9][^'"\s]*)['"]/g)) {
       const spec = m[1]!
       if (spec.startsWith('node:')) continue
       imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!)

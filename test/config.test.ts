@@ -6,6 +6,7 @@ import t from 'tap'
 import { CONFIG_VARIABLES, ConfigError, EnvSchema, SECRET_VARIABLES, loadConfig } from '../src/config.js'
 
 const GOOD_SECRETS_KEY = randomBytes(32).toString('base64')
+const METRICS_TOKEN = randomBytes(32).toString('hex')
 const dkimKey = () => generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
 
 function configError(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): ConfigError {
@@ -39,6 +40,10 @@ const CONTRACT_DEFAULTS: Record<string, string | undefined> = {
   DKIM_SELECTOR: undefined,
   DKIM_PRIVATE_KEY: undefined,
   PUBLIC_RATE_LIMIT: '60',
+  TRUST_PROXY: 'false',
+  METRICS_TOKEN: undefined,
+  // Not in the contract's table: a limit the contract leaves to us (issue 9), documented in the README.
+  WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '25',
 }
 
 t.test('the variables and their defaults are exactly those of contract §1.1', async (t) => {
@@ -64,9 +69,12 @@ t.test('an empty environment yields every documented default', async (t) => {
       timeoutMs: 15000,
       retryScheduleSeconds: [10, 60, 300, 1800, 7200, 21600, 43200, 86400],
       disableAfterSeconds: 259200,
+      maxEndpointsPerOrganisation: 25,
     },
     email: { retryScheduleSeconds: [30, 120, 600, 3600, 21600], maxPerSecond: 0, dkim: null },
     publicRateLimitPerMinute: 60,
+    trustProxy: false,
+    metricsToken: null,
     queuePrefix: '{ua}',
     sweepIntervalMs: 1000,
   })
@@ -83,6 +91,7 @@ t.test('values are parsed into their types', async (t) => {
     WEBHOOK_DISABLE_AFTER: '3600', EMAIL_RETRY_SCHEDULE: '5', EMAIL_MAX_PER_SECOND: '14',
     DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua2026', DKIM_PRIVATE_KEY: key.replace(/\n/g, '\\n'),
     PUBLIC_RATE_LIMIT: '120', UNRELATED: 'ignored',
+    TRUST_PROXY: '10.0.0.2, 172.16.0.0/12,::1,uniquelocal', METRICS_TOKEN: METRICS_TOKEN, WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '100000',
   })
   t.equal(config.databaseUrl, 'postgresql://ua:pw@db:5432/ua')
   t.equal(config.publicBaseUrl, 'https://alerts.ngo.example/ua', 'no trailing slash: links are built by appending paths')
@@ -90,11 +99,36 @@ t.test('values are parsed into their types', async (t) => {
   t.equal(config.logLevel, 'warn')
   t.same(config.secretsKey, Buffer.from(GOOD_SECRETS_KEY, 'base64'))
   t.equal(config.secretsKey.length, 32)
-  t.same(config.webhook, { allowPrivateNetworks: true, timeoutMs: 5000, retryScheduleSeconds: [1, 2, 3], disableAfterSeconds: 3600 })
+  t.same(config.webhook, { allowPrivateNetworks: true, timeoutMs: 5000, retryScheduleSeconds: [1, 2, 3], disableAfterSeconds: 3600, maxEndpointsPerOrganisation: 100000 })
   t.same(config.email.retryScheduleSeconds, [5])
   t.equal(config.email.maxPerSecond, 14)
   t.same(config.email.dkim, { domain: 'ngo.example', selector: 'ua2026', privateKey: key }, 'a one-line PEM (\\n escapes) becomes a real PEM')
   t.equal(config.publicRateLimitPerMinute, 120)
+  t.same(config.trustProxy, ['10.0.0.2', '172.16.0.0/12', '::1', 'uniquelocal'], 'TRUST_PROXY becomes the list Fastify\'s trustProxy takes')
+  t.equal(config.metricsToken, METRICS_TOKEN)
+})
+
+t.test('TRUST_PROXY: false or the proxies\' addresses; true, hop counts and anything proxy-addr would misread are refused at start', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/255.0.0.0' }).trustProxy, ['10.0.0.0/255.0.0.0'], 'a netmask as proxy-addr takes it')
+  t.same(loadConfig({ TRUST_PROXY: 'loopback' }).trustProxy, ['loopback'])
+  for (const value of ['true', '1', '2', '0', '10.0.0.0/33', '2001:db8::/129', 'proxy.example', '10.0.0.2,', '10.1', 'yes']) {
+    const error = configError({ TRUST_PROXY: value })
+    t.same(error.problems.map((p) => p.split(':')[0]), ['TRUST_PROXY'], `${JSON.stringify(value)} is refused`)
+    t.match(error.message, /TRUST_PROXY: must be false or a comma list of the proxies' addresses or CIDRs .*not true or a hop count/)
+  }
+})
+
+t.test('WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION is at least 1; METRICS_TOKEN is long enough to be a secret', async (t) => {
+  t.same(configError({ WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '0' }).problems,
+    ['WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: must be a whole number of endpoints, at least 1 (got "0")'])
+  t.same(configError({ WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: 'many' }).problems.map((p) => p.split(':')[0]), ['WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION'])
+  for (const token of ['short-token', 'x'.repeat(31), 'has spaces in it but is long enough 12345', 'x'.repeat(513)]) {
+    const error = configError({ METRICS_TOKEN: token })
+    t.same(error.problems, ['METRICS_TOKEN: must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. `openssl rand -base64 32`)'],
+      'refused, and the value is not echoed')
+  }
+  t.equal(loadConfig({ METRICS_TOKEN: randomBytes(32).toString('base64') }).metricsToken?.length, 44, 'openssl rand -base64 32 fits')
 })
 
 t.test('only the environment passed in is read', async (t) => {
@@ -141,6 +175,7 @@ t.test('a secret value is never echoed', async (t) => {
     SMTP_URL: 'smtp//mailer:S3cretSmtpPass@relay',
     SECRETS_KEY: 'S3cretKeyMaterialButTooShort=',
     DKIM_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\nS3cretNotAKey\n-----END PRIVATE KEY-----',
+    METRICS_TOKEN: 'S3cretMetricsToken',
   }
   const error = configError({ ...secrets, DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua' })
   t.same(error.problems.map((p) => p.split(':')[0]).sort(), Object.keys(secrets).sort(), 'each is reported')

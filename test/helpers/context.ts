@@ -98,8 +98,9 @@ export async function testConfig(databaseUrl: string, overrides: Partial<Env> = 
     overrides: {
       DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, SMTP_URL: 'smtp://127.0.0.1:2525',
       SECRETS_KEY: TEST_SECRETS_KEY, LOG_LEVEL: 'silent', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
-      // Tests send many keyless requests from one address; rate-limit tests set their own.
-      PUBLIC_RATE_LIMIT: '100000', ...overrides,
+      // Tests send many keyless requests from one address, and scale tests register
+      // a thousand endpoints for one partner; limit tests set their own.
+      PUBLIC_RATE_LIMIT: '100000', WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '100000', ...overrides,
     },
   })
   // A private queue prefix per file keeps parallel files out of each other's queues.
