@@ -1,17 +1,76 @@
-// Owns the per-client limit on keyless requests (contract §1.1
-// PUBLIC_RATE_LIMIT): every public endpoint — supporter routes and pages,
-// public appeal reads — shares one Redis-backed budget per client address,
-// counted write-behind (write-behind-rate-store.ts) so that no request
-// waits on Redis. Callers with an API key and the ops endpoints are not counted.
-import type { FastifyInstance } from 'fastify'
+// Owns the rate limits, counted write-behind (write-behind-rate-store.ts)
+// so that no request waits on Redis:
+// - the public limit (contract §1.1 PUBLIC_RATE_LIMIT): every public
+//   endpoint — supporter routes and pages, public appeal reads — shares one
+//   Redis-backed budget per client address (request.ip: the socket's peer,
+//   or the client a trusted proxy names, TRUST_PROXY). An API key lifts it
+//   on public reads but never on the supporter endpoints: a key must not
+//   turn subscribe or the token routes into an unmetered channel. The ops
+//   endpoints are not counted;
+// - per-organisation limits on partner actions that make the service send or
+//   re-queue work (`organisationLimit`), which count keyed callers too.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { WriteBehindRateStore } from './write-behind-rate-store.js'
 
 const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']
+/** Supporter endpoints (contract §6, and the hosted signup form of §8): every request counts, keyed or not. */
+const SUPPORTER_ROUTES = ['/v1/subscriptions', '/subscriptions', '/subscribe']
+
+const under = (url: string, prefixes: readonly string[]) =>
+  prefixes.some((p) => url === p || url.startsWith(`${p}/`))
+
+/**
+ * Which counters a route's own limit draws from: the public budget itself
+ * (supporter routes: same keys, only no exemption for keys), or one budget
+ * per partner action, shared by every route that offers the action (the
+ * API's and any page's), rather than the per-route counters of the plugin.
+ */
+const BUDGET = Symbol('rate-limit budget')
+type Budget = 'public' | PartnerAction
+type WithBudget = RateLimitOptions & { [BUDGET]: Budget }
+
+const WINDOW_MS = 60_000
+const retryAfter = (ttlMs: number) => ({ 'retry-after': String(Math.max(1, Math.ceil(ttlMs / 1000))) })
+
+/**
+ * Partner actions that make the service send or re-queue work, per
+ * organisation per minute. `test` makes this API process call the partner's
+ * URL itself (up to WEBHOOK_TIMEOUT_MS each): a person setting up an
+ * endpoint clicks it a few times. `resend` queues one delivery: a portal
+ * user or script going through failures one by one; bulk is `recover`'s
+ * job. `recover` can re-queue thousands of deliveries with one call: one
+ * window per incident is the normal use.
+ */
+export const PARTNER_ACTION_LIMITS = { test: 10, resend: 60, recover: 10 } as const
+export type PartnerAction = keyof typeof PARTNER_ACTION_LIMITS
+
+const ACTION_NAMES: Record<PartnerAction, string> = { test: 'test deliveries', resend: 'resends', recover: 'recoveries' }
+
+/**
+ * The route config of a partner action's limit: per organisation (the
+ * caller's), with its own counters, and keyed callers are counted — the
+ * routes need a key, so an allow list for keys would lift the limit for all.
+ */
+export function organisationLimit(action: PartnerAction): RateLimitOptions {
+  const max = PARTNER_ACTION_LIMITS[action]
+  const options: WithBudget = {
+    [BUDGET]: action,
+    max,
+    timeWindow: WINDOW_MS,
+    // The role guard runs first (onRequest): a keyless request is a 401 before it gets here.
+    keyGenerator: (request: FastifyRequest) => request.actor?.organisationId ?? request.ip,
+    allowList: [],
+    errorResponseBuilder: (_request, context) => new AppError(429, 'rate-limited', 'Too many requests',
+      `At most ${max} webhook ${ACTION_NAMES[action]} per minute per organisation; retry in ${context.after}.`, undefined,
+      retryAfter(context.ttl)),
+  }
+  return options
+}
 
 export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: Readonly<Config>; redis: Redis }) => {
   const { config } = opts
@@ -21,26 +80,45 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
   redis.on('error', () => {}) // reconnects by itself; meanwhile the store counts in this process
   // Under the queue prefix: deployments (and test files) sharing a Redis never share counters.
   const namespace = `${config.queuePrefix}:public-rate-limit:`
+  const actionStores = new Map<PartnerAction, WriteBehindRateStore>()
   class PublicRateStore extends WriteBehindRateStore {
     constructor() { super(redis, namespace) }
+    override child(options: Parameters<FastifyRateLimitStore['child']>[0]): WriteBehindRateStore {
+      const budget = (options as Partial<WithBudget>)[BUDGET]
+      if (budget === undefined) return super.child(options)
+      // A supporter route's limit differs from the global one only in whom it exempts.
+      if (budget === 'public') return this
+      let store = actionStores.get(budget)
+      if (!store) actionStores.set(budget, store = new WriteBehindRateStore(redis, `${config.queuePrefix}:partner-rate-limit:${budget}:`))
+      return store
+    }
   }
   app.addHook('onClose', async () => { redis.disconnect() })
-  // The ops endpoints are never counted: decided once per route (rate-limit
-  // adds no hook where `config.rateLimit` is false) instead of per request.
-  // Routes declared before this plugin (metrics, OpenAPI, docs) get no hook anyway.
+  // Who is counted is decided once per route, here, before @fastify/rate-limit
+  // sees the route: the ops endpoints not at all (it adds no hook where
+  // `config.rateLimit` is false), the supporter endpoints with no exemption
+  // for keys, every other route by the global settings below. A route with a
+  // limit of its own (organisationLimit) keeps it. Routes declared before
+  // this plugin (metrics, OpenAPI, docs) get no hook anyway.
   app.addHook('onRoute', (route) => {
-    if (OPS_ROUTES.some((ops) => route.url.startsWith(ops))) route.config = { ...route.config, rateLimit: false }
+    if (route.config?.rateLimit !== undefined) return
+    if (under(route.url, OPS_ROUTES)) {
+      route.config = { ...route.config, rateLimit: false }
+    } else if (under(route.url, SUPPORTER_ROUTES)) {
+      const everyone: WithBudget = { allowList: [], [BUDGET]: 'public' }
+      route.config = { ...route.config, rateLimit: everyone }
+    }
   })
   await app.register(rateLimit, {
     global: true,
     // preHandler: the key (if any) has been resolved by then, so keyed calls pass.
     hook: 'preHandler',
     max: config.publicRateLimitPerMinute,
-    timeWindow: 60_000,
+    timeWindow: WINDOW_MS,
     store: PublicRateStore,
     allowList: (request) => request.actor !== null,
     errorResponseBuilder: (_request, context) => new AppError(429, 'rate-limited', 'Too many requests',
       `At most ${context.max} requests per minute from one address; retry in ${context.after}.`, undefined,
-      { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),
+      retryAfter(context.ttl)),
   })
 }, { name: 'public-rate-limit', dependencies: ['auth'] })

@@ -62,6 +62,21 @@ export async function insertEndpoint(db: Queryable, e: NewEndpoint): Promise<End
   return rows[0]!
 }
 
+/**
+ * The organisation's endpoints, counted up to `upTo`, for a registration
+ * about to add one. The organisation's row stays locked until the
+ * transaction ends, so concurrent registrations count one after another
+ * (FOR NO KEY UPDATE: rows elsewhere that reference the organisation are not
+ * held up). The count is a statement of its own: its snapshot, taken once
+ * the lock is ours, sees what the previous holder committed.
+ */
+export async function lockAndCountEndpoints(db: Queryable, organisationId: string, upTo: number): Promise<number> {
+  await db.query('SELECT 1 FROM organisations WHERE id = $1 FOR NO KEY UPDATE', [organisationId])
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM webhook_endpoints WHERE organisation_id = $1 LIMIT $2) mine`, [organisationId, upTo])
+  return rows[0]!.n
+}
+
 export async function findEndpoint(db: Queryable, id: string, scope: Scope, opts: { forUpdate?: boolean } = {}): Promise<EndpointRow | null> {
   const { rows } = await db.query<EndpointRow>(
     `SELECT ${COLUMNS} FROM webhook_endpoints w WHERE w.id = $1 AND ${inScope(2)} ${opts.forUpdate ? 'FOR UPDATE' : ''}`,

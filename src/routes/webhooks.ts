@@ -9,6 +9,7 @@ import type { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
+import { organisationLimit, PARTNER_ACTION_LIMITS } from '../plugins/public-rate-limit.js'
 import { IdParams, problems } from '../schemas/common.js'
 import {
   CreateWebhookSchema, DeliveryParams, ListDeliveriesQuery, ListWebhooksQuery, PatchWebhookSchema, RecoverResultSchema, RecoverSchema,
@@ -61,9 +62,11 @@ export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Re
     preHandler: partner,
     schema: {
       operationId: 'createWebhook', summary: 'Register a webhook endpoint', tags, security: secured,
-      description: 'The response carries the signing `secret` — the only time it is shown. The URL must be `https` and resolve to public addresses only.',
+      description: 'The response carries the signing `secret` — the only time it is shown. The URL must be `https` and resolve to public addresses only. '
+        + 'An organisation may register a limited number of endpoints (the operator sets it, 25 unless changed): '
+        + 'one more is a 409 `webhook-limit-reached`. One endpoint can filter by event type, country, theme and urgency.',
       body: CreateWebhookSchema,
-      response: { 201: WebhookWithSecretSchema, ...problems(400, 401, 403, 413, 415) },
+      response: { 201: WebhookWithSecretSchema, ...problems(400, 401, 403, 409, 413, 415) },
     },
   }, async (request, reply) => {
     const webhook = await webhooks.create(request.actor!, request.body)
@@ -128,11 +131,13 @@ export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Re
   app.post('/webhooks/:id/test', {
     preHandler: partner,
     preValidation: emptyBodyIsEmptyObject,
+    config: { rateLimit: organisationLimit('test') },
     schema: {
       operationId: 'testWebhook', summary: 'Send a signed `webhook.test` event now and return the attempt', tags, security: secured,
-      description: 'Goes through the real delivery path (signing, SSRF guard, deadline, attempt log); a failed test is retried like any delivery.',
+      description: 'Goes through the real delivery path (signing, SSRF guard, deadline, attempt log); a failed test is retried like any delivery. '
+        + `At most ${PARTNER_ACTION_LIMITS.test} per minute per organisation (429 \`rate-limited\` with \`Retry-After\`).`,
       params: IdParams, body: NoBody,
-      response: { 200: WebhookAttemptSchema, ...problems(400, 401, 403, 404) },
+      response: { 200: WebhookAttemptSchema, ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request) => webhooks.test(request.actor!, request.params.id))
 
@@ -159,11 +164,13 @@ export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Re
   app.post('/webhooks/:id/deliveries/:deliveryId/resend', {
     preHandler: partner,
     preValidation: emptyBodyIsEmptyObject,
+    config: { rateLimit: organisationLimit('resend') },
     schema: {
       operationId: 'resendWebhookDelivery', summary: 'Attempt one delivery again now', tags, security: secured,
-      description: 'Queued ahead of scheduled retries; the answer is the delivery as queued (202). 409 while the endpoint is disabled or the delivery is in flight.',
+      description: 'Queued ahead of scheduled retries; the answer is the delivery as queued (202). 409 while the endpoint is disabled or the delivery is in flight. '
+        + `At most ${PARTNER_ACTION_LIMITS.resend} per minute per organisation (429 \`rate-limited\` with \`Retry-After\`); to re-send many, use \`recover\`.`,
       params: DeliveryParams, body: NoBody,
-      response: { 202: WebhookDeliverySchema, ...problems(400, 401, 403, 404, 409) },
+      response: { 202: WebhookDeliverySchema, ...problems(400, 401, 403, 404, 409, 429) },
     },
   }, async (request, reply) => {
     const delivery = await webhooks.resend(request.actor!, request.params.id, request.params.deliveryId)
@@ -172,11 +179,13 @@ export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Re
 
   app.post('/webhooks/:id/recover', {
     preHandler: partner,
+    config: { rateLimit: organisationLimit('recover') },
     schema: {
       operationId: 'recoverWebhook', summary: 'Queue again the failed, expired and skipped deliveries of a time window', tags, security: secured,
-      description: '`since` ≤ creation time < `until` (default: now). 409 while the endpoint is disabled: enable it first.',
+      description: '`since` ≤ creation time < `until` (default: now). 409 while the endpoint is disabled: enable it first. '
+        + `At most ${PARTNER_ACTION_LIMITS.recover} per minute per organisation (429 \`rate-limited\` with \`Retry-After\`).`,
       params: IdParams, body: RecoverSchema,
-      response: { 202: RecoverResultSchema, ...problems(400, 401, 403, 404, 409) },
+      response: { 202: RecoverResultSchema, ...problems(400, 401, 403, 404, 409, 429) },
     },
   }, async (request, reply) => reply.code(202).send(await webhooks.recover(request.actor!, request.params.id, request.body)))
 }

@@ -1,8 +1,9 @@
 // Owns partner webhook endpoints (contract §5): registration with URL
-// policy and filters, secrets (shown once, rotated with a grace period),
-// enable, test pings through the real delivery path, the delivery log,
-// resend and recover. Partners act on their own organisation's endpoints
-// only — scoped in SQL — admins on all; every write is audited in its transaction.
+// policy, filters and a cap per organisation, secrets (shown once, rotated
+// with a grace period), enable, test pings through the real delivery path,
+// the delivery log, resend and recover. Partners act on their own
+// organisation's endpoints only — scoped in SQL — admins on all; every
+// write is audited in its transaction.
 import { randomUUID } from 'node:crypto'
 import type { Queue } from 'bullmq'
 import type { Config } from '../config.js'
@@ -36,6 +37,12 @@ const toApi = ({ seq: _seq, ...row }: repo.EndpointRow): Webhook => row as Webho
 const invalid = (errors: FieldError[]) =>
   badRequest(`The request body has ${errors.length} invalid value${errors.length === 1 ? '' : 's'}.`, errors)
 
+const endpointLimitReached = (max: number) =>
+  new AppError(409, 'webhook-limit-reached', 'Too many webhook endpoints',
+    `Your organisation already has ${max} webhook endpoint${max === 1 ? '' : 's'}, the most this service allows. `
+    + 'Delete one you no longer use, or filter one endpoint by event type, country, theme and urgency; '
+    + 'the service\'s operator can raise the limit.')
+
 const endpointDisabled = () =>
   new AppError(409, 'webhook-disabled', 'The endpoint is disabled',
     'Re-enable it with POST /v1/webhooks/{id}/enable first; deliveries to a disabled endpoint are skipped.')
@@ -67,7 +74,10 @@ export class WebhookService {
     await this.check(input)
     const id = randomUUID()
     const secret = generateSecret()
+    const max = this.deps.config.webhook.maxEndpointsPerOrganisation
     return withTransaction(this.deps.pool, async (tx) => {
+      // Under the organisation's lock: two registrations at max - 1 cannot both pass.
+      if (await repo.lockAndCountEndpoints(tx, actor.organisationId, max) >= max) throw endpointLimitReached(max)
       const row = await repo.insertEndpoint(tx, {
         id, organisationId: actor.organisationId, url: input.url, description: input.description ?? null,
         eventTypes: [...input.eventTypes], countries: [...new Set(input.countries ?? [])], themes: [...new Set(input.themes ?? [])],
