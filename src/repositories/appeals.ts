@@ -171,14 +171,18 @@ export async function appendFollowUp(db: Queryable, appealId: string, body: stri
   return rows[0]!.number
 }
 
-/** Next `UA nnn/yy` for the year; the counter row lock serialises concurrent creates. */
-export async function nextReference(db: Queryable, year: number): Promise<string> {
+/**
+ * The organisation's next `UA nnn/yy` for the year; its counter row lock
+ * serialises concurrent creates. References are unique per organisation, so
+ * only its own appeals can hold a number up.
+ */
+export async function nextReference(db: Queryable, organisationId: string, year: number): Promise<string> {
   for (let attempt = 0; attempt < 1000; attempt++) {
     const { rows } = await db.query<{ last: number }>(
-      `INSERT INTO reference_counters (year, last) VALUES ($1, 1)
-       ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1 RETURNING last`, [year])
+      `INSERT INTO reference_counters (organisation_id, year, last) VALUES ($1, $2, 1)
+       ON CONFLICT (organisation_id, year) DO UPDATE SET last = reference_counters.last + 1 RETURNING last`, [organisationId, year])
     const reference = `UA ${String(rows[0]!.last).padStart(3, '0')}/${String(year % 100).padStart(2, '0')}`
-    const taken = await db.query('SELECT 1 FROM appeals WHERE reference = $1', [reference])
+    const taken = await db.query('SELECT 1 FROM appeals WHERE organisation_id = $1 AND reference = $2', [organisationId, reference])
     if (taken.rowCount === 0) return reference // skip numbers an editor chose by hand
   }
   throw new Error('no free appeal reference in 1000 tries')

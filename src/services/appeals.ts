@@ -115,14 +115,16 @@ function checkListQuery(q: ListAppealsQuery): ListAppealsQuery {
 
 const notReadyToPublish = (errors: FieldError[]) => unprocessable('The appeal is not ready to publish.', errors, 'not-ready-to-publish')
 
+/** References are unique per organisation (migration 007): only the appeal's own organisation can hold one. */
 function isUniqueReferenceViolation(error: unknown): boolean {
   const e = error as { code?: string; constraint?: string }
-  return e.code === '23505' && e.constraint === 'appeals_reference_key'
+  return e.code === '23505' && e.constraint === 'appeals_organisation_reference_key'
 }
 
 const referenceTaken = (reference: unknown) =>
-  new AppError(409, 'reference-taken', 'Reference already in use', `Another appeal already has the reference ${String(reference)}.`,
-    [{ pointer: '/reference', in: 'body', message: 'is already used by another appeal' }])
+  new AppError(409, 'reference-taken', 'Reference already in use',
+    `Another appeal of the same organisation already has the reference ${String(reference)}.`,
+    [{ pointer: '/reference', in: 'body', message: 'is already used by another appeal of the same organisation' }])
 
 // jsonb hands objects back in its own key order: compare canonical JSON.
 const changedFields = (before: AppealRow, fields: Record<string, unknown>) =>
@@ -136,7 +138,7 @@ export class AppealService {
     const fields = checkSemantics(input)
     try {
       return await withTransaction(this.pool, async (tx) => {
-        fields.reference ??= await repo.nextReference(tx, new Date().getUTCFullYear())
+        fields.reference ??= await repo.nextReference(tx, actor.organisationId, new Date().getUTCFullYear())
         const id = await repo.insertAppeal(tx, actor.organisationId, fields)
         await recordAudit(tx, actor, 'appeal.create', 'appeal', id, { reference: fields.reference })
         return toApi((await repo.findAppeal(tx, id, { kind: 'all' }))!)
