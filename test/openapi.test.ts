@@ -134,3 +134,91 @@ t.test('GET /docs serves Swagger UI and GET /openapi.json the same document', as
   t.match(served.headers['content-type'], /^application\/json/)
   t.same(served.json(), await freshDocument(), 'the generated document')
 })
+
+/** A URL for the operation: path parameters filled with well-formed values of nobody's. */
+function sampleUrl(path: string): string {
+  const values: Record<string, string> = { id: '00000000-0000-4000-8000-000000000000', deliveryId: '1', language: 'fr', token: 'x'.repeat(43) }
+  return path.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? 'x')
+}
+
+t.test('every operation says who may call it; keyless ones say `security: []`, and the app agrees', async (t) => {
+  const document = await freshDocument()
+  const { app, close } = await buildOfflineApp()
+  t.teardown(close)
+  const keyless: string[] = []
+  for (const { method, path, operation } of operations(document)) {
+    const name = `${method.toUpperCase()} ${path}`
+    t.ok(Array.isArray(operation.security), `${name}: security is stated`)
+    const security = operation.security as Json[]
+    const optional = security.length === 0 || security.some((s) => Object.keys(s).length === 0)
+    if (security.length === 0) keyless.push(name)
+    t.notOk(security.length > 0 && security.every((s) => Object.keys(s).length === 0), `${name}: [] rather than [{}]`)
+    // No key at all: a key-only operation is a 401 before anything else; the others never are.
+    const res = await app.inject({ method: method.toUpperCase() as 'GET', url: sampleUrl(path) })
+    if (optional) t.not(res.statusCode, 401, `${name} needs no key (answered ${res.statusCode})`)
+    else t.equal(res.statusCode, 401, `${name} needs a key`)
+  }
+  for (const name of ['GET /healthz', 'GET /readyz', 'POST /v1/subscriptions', 'GET /v1/subscriptions/{token}', 'POST /subscriptions/{token}/unsubscribe']) {
+    t.ok(keyless.includes(name), `${name} is keyless: security: []`)
+  }
+})
+
+t.test('response headers are documented where the API sends them, once, as components', async (t) => {
+  const document = await freshDocument()
+  const components = document.components as Json
+  for (const name of ['ETag', 'Location', 'IdempotentReplayed', 'RateLimitLimit', 'RateLimitRemaining', 'RateLimitReset', 'RetryAfter']) {
+    t.ok(components.headers[name]?.description, `components.headers.${name}`)
+  }
+  const byId = new Map(operations(document).map(({ operation }) => [operation.operationId as string, operation]))
+  const headersOf = (id: string, status: string) => Object.keys(byId.get(id)?.responses[status]?.headers ?? {}).sort()
+  t.same(headersOf('createAppeal', '201'), ['etag', 'idempotent-replayed', 'location'])
+  t.same(headersOf('publishAppeal', '200'), ['etag', 'idempotent-replayed'])
+  t.same(headersOf('updateAppeal', '200'), ['etag'])
+  t.same(headersOf('createWebhook', '201'), ['etag', 'location'])
+  t.same(headersOf('createOrganisation', '201'), [], 'no Location where the member cannot be read at {collection}/{id}')
+  t.same(headersOf('getAppeal', '200'), ['etag', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+  t.same(headersOf('subscribe', '202'), ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+  t.same(headersOf('listEvents', '200'), [], 'a keyed read: no rate limit, no ETag')
+  t.same(headersOf('getHealth', '200'), [], 'the ops probes are not counted')
+  for (const id of ['listAppeals', 'getAppeal', 'subscribe', 'getSubscription', 'unsubscribeOneClick']) {
+    t.same(headersOf(id, '429'), ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'], `${id}: 429 with Retry-After`)
+  }
+  t.notOk(JSON.stringify(document).includes('x-ua-route'), 'the transform\'s private notes are gone')
+})
+
+t.test('bodyless POSTs do not require a body; the others do', async (t) => {
+  const document = await freshDocument()
+  const bodyless = operations(document).filter(({ operation }) => operation.requestBody?.required === false)
+    .map(({ operation }) => operation.operationId).sort()
+  t.same(bodyless, ['enableWebhook', 'publishAppeal', 'resendWebhookDelivery', 'rotateWebhookSecret', 'testWebhook'])
+  for (const { operation } of operations(document)) {
+    if (operation.requestBody && !bodyless.includes(operation.operationId)) t.equal(operation.requestBody.required, true, `${operation.operationId}: body required`)
+  }
+})
+
+t.test('event payloads are typed per type and listed under `webhooks`', async (t) => {
+  const document = await freshDocument()
+  const schemas = (document.components as Json).schemas as Json
+  const webhooks = document.webhooks as Json
+  t.same(Object.keys(webhooks), ['appeal.published', 'appeal.updated', 'appeal.closed', 'appeal.withdrawn', 'webhook.test'])
+  for (const [type, item] of Object.entries(webhooks)) {
+    const post = (item as Json).post
+    t.equal(post.requestBody.required, true, `${type}: a body`)
+    const ref = post.requestBody.content['application/json'].schema.$ref as string
+    const body = schemas[ref.split('/').pop()!]
+    t.same(body.properties.type.enum, [type], `${type}: its body names its type`)
+    t.same(body.required, ['type', 'timestamp', 'data'])
+    t.ok(body.properties.data.$ref || body.properties.data.oneOf, `${type}: data is typed`)
+    t.same(post.parameters.map((p: Json) => [p.name, p.in, p.required]),
+      [['webhook-id', 'header', true], ['webhook-timestamp', 'header', true], ['webhook-signature', 'header', true]], `${type}: Standard Webhooks headers`)
+    t.same(post.security, [], `${type}: no API key (the signature authenticates)`)
+    t.ok(post.responses['2XX'] && post.responses['410'] && post.responses.default, `${type}: what the answers mean`)
+  }
+  const branches = (schemas.WebhookPayload.oneOf as Json[]).map((s) => schemas[String(s.$ref).split('/').pop()!])
+  t.same(branches.map((b) => b.properties.type.enum), Object.keys(webhooks).map((type) => [type]), 'one branch per type, told apart by `type`')
+  t.same(schemas.Event.allOf[0].required, ['id'])
+  t.same(schemas.Event.allOf[1], { $ref: '#/components/schemas/WebhookPayload' }, 'a log item is a webhook body with its id')
+  t.same(schemas.WithdrawnAppealData.required, ['appealId', 'reference'])
+  t.equal(schemas.WithdrawnAppealData.additionalProperties, false, 'withdrawn: nothing else')
+  t.ok(schemas.AppealUpdatedData.properties.update && schemas.AppealUpdatedData.properties.changes, 'appeal.updated: changes and the follow-up')
+})
