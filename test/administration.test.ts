@@ -62,10 +62,10 @@ t.test('admins create organisations; names are unique (409 on /name); bad input 
   const res = await ctx.request('admin', 'POST', '/v1/organisations', { name: 'Safe Passage Network', kind: 'partner', contactEmail: 'ops@safepassage.example' })
   t.equal(res.statusCode, 201, res.body)
   const org = res.json() as Organisation
-  t.match(org, { name: 'Safe Passage Network', kind: 'partner', contactEmail: 'ops@safepassage.example' })
+  t.match(org, { name: 'Safe Passage Network', kind: 'partner', contactEmail: 'ops@safepassage.example', language: 'en' }, 'English unless told otherwise')
   t.match(org.id, /^[0-9a-f-]{36}$/)
   t.match(org.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
-  t.same(Object.keys(org).sort(), ['contactEmail', 'createdAt', 'id', 'kind', 'name'], 'no internal fields')
+  t.same(Object.keys(org).sort(), ['contactEmail', 'createdAt', 'id', 'kind', 'language', 'name'], 'no internal fields')
 
   const duplicate = await ctx.request('admin', 'POST', '/v1/organisations', { name: 'Safe Passage Network', kind: 'ngo', contactEmail: 'x@example.org' })
   t.equal(duplicate.statusCode, 409)

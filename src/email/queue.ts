@@ -1,7 +1,8 @@
 // Owns the `email` queue: its job shapes (ids only, never addresses or
 // content), job ids, priorities and how EMAIL_MAX_PER_SECOND becomes a
 // global BullMQ limiter. Alerts travel as chunks of delivery ids;
-// confirmation mails as one subscription id each.
+// confirmation mails as one subscription id each; notices to a partner's
+// contact as the endpoint id and the kind of notice.
 import { Queue, type JobsOptions } from 'bullmq'
 import type { Redis } from 'ioredis'
 
@@ -10,6 +11,7 @@ export const EMAIL_QUEUE = 'email'
 export type EmailJob =
   | { kind: 'alert'; eventId: string; ids: number[] }
   | { kind: 'confirmation'; subscriptionId: string }
+  | { kind: 'notice'; endpointId: string; notice: 'disabled' | 'recovered' }
 
 /** Delivery ids per chunk job: big enough to amortise a job, small enough to keep memory flat. */
 export const CHUNK_SIZE = 500
@@ -18,7 +20,7 @@ export const CHUNK_SIZE = 500
  * Lower is sooner: a supporter waiting for a confirmation should not wait
  * behind 100 000 alert mails, and first attempts go before retries.
  */
-export const PRIORITY = { confirmation: 1, first: 2, retry: 3 } as const
+export const PRIORITY = { confirmation: 1, notice: 1, first: 2, retry: 3 } as const
 
 /**
  * With a global cap of `maxPerSecond` mails, each chunk holds at most one
@@ -37,6 +39,7 @@ export function limiterFor(maxPerSecond: number): { max: number; duration: numbe
 /** BullMQ job ids cannot contain ':'; event ids and uuids never do. */
 export const alertJobId = (eventId: string, attempt: number, firstId: number) => `email-${eventId}-a${attempt}-${firstId}`
 export const confirmationJobId = (subscriptionId: string) => `confirm-${subscriptionId}`
+export const noticeJobId = (endpointId: string, notice: string) => `notice-${endpointId}-${notice}`
 
 export function alertJob(eventId: string, ids: number[], attempt: number, delayMs = 0): { name: string; data: EmailJob; opts: JobsOptions } {
   return {
@@ -71,11 +74,25 @@ export function confirmationJob(subscriptionId: string, retryScheduleSeconds: re
   }
 }
 
+/** A notice to a partner's contact: like a confirmation, one mail retried on EMAIL_RETRY_SCHEDULE, deduplicated while waiting. */
+export function noticeJob(endpointId: string, notice: 'disabled' | 'recovered', retryScheduleSeconds: readonly number[]): { name: string; data: EmailJob; opts: JobsOptions } {
+  return {
+    name: 'notice',
+    data: { kind: 'notice', endpointId, notice },
+    opts: {
+      jobId: noticeJobId(endpointId, notice), priority: PRIORITY.notice, removeOnComplete: true, removeOnFail: true,
+      attempts: retryScheduleSeconds.length + 1, backoff: { type: SCHEDULE_BACKOFF },
+    },
+  }
+}
+
 export function createEmailQueue(connection: Redis, prefix: string): Queue<EmailJob> {
-  return new Queue<EmailJob>(EMAIL_QUEUE, {
+  const queue = new Queue<EmailJob>(EMAIL_QUEUE, {
     connection, prefix,
     // Alert chunks record per-recipient outcomes themselves; a job-level
     // retry only covers a crash or a database outage mid-chunk.
     defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 1000, removeOnFail: 10_000 },
   })
+  queue.on('error', () => {}) // Redis outages surface as failed adds, which callers handle (the reconciler catches up)
+  return queue
 }

@@ -8,8 +8,9 @@
 // committed at most one more mail per connection leaves: every write tells
 // whether the appeals being sent were withdrawn, and a lane releases its
 // next body only if not. Temporary failures are re-enqueued on
-// EMAIL_RETRY_SCHEDULE. A confirmation: render and send one mail. Logs
-// carry ids and SMTP codes, never addresses or tokens.
+// EMAIL_RETRY_SCHEDULE. A confirmation or a notice to a partner's contact:
+// render and send one mail. Logs carry ids and SMTP codes, never addresses
+// or tokens.
 import type { Job, Queue } from 'bullmq'
 import type { Readable } from 'node:stream'
 import type { Config } from '../config.js'
@@ -19,12 +20,14 @@ import type { Logger } from '../logger.js'
 import { findEventById } from '../repositories/events.js'
 import { cancelRows, claimContext, claimWindow, reviveSending, type ClaimedRecipient, type Outcome } from '../repositories/email-deliveries.js'
 import * as subscriptions from '../repositories/subscriptions.js'
+import { clearNotice, findNotice, type NoticeKind } from '../repositories/webhook-deliveries.js'
 import { deriveToken, mailboxHash } from '../lib/supporter-tokens.js'
 import { localeFor, type Locale } from '../i18n/index.js'
 import {
   ALERT_EVENT_TYPES, isMailworthy, isMetadataOnly, renderAlert, SLOT_PREFERENCES, SLOT_THREAD_ROOT, SLOT_UNSUBSCRIBE, type AlertEvent,
 } from './alert-message.js'
 import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
+import { renderNotice } from './notice-message.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
 import { OutcomeRecorder, type Withdrawn } from './outcome-recorder.js'
 import { SendLanes, WithheldError } from './send-lanes.js'
@@ -82,9 +85,12 @@ export class EmailSender {
     // A second start of the same chunk (its worker was killed, or the run
     // threw): rows the first run left `sending` are no longer in flight.
     if (job.data.kind === 'alert' && (job.attemptsStarted ?? 1) > 1) await reviveSending(this.deps.pool, job.data.ids)
-    return job.data.kind === 'alert'
-      ? this.processAlert(job.data.eventId, job.data.ids)
-      : this.processConfirmation(job.data.subscriptionId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+    switch (job.data.kind) {
+      case 'alert': return this.processAlert(job.data.eventId, job.data.ids)
+      case 'confirmation': return this.processConfirmation(job.data.subscriptionId, lastAttempt)
+      case 'notice': return this.processNotice(job.data.endpointId, job.data.notice, lastAttempt)
+    }
   }
 
   private template(key: string, build: () => MimeTemplate): MimeTemplate {
@@ -205,6 +211,41 @@ export class EmailSender {
     const jobs = [...groups.values()].map((g) => alertJob(eventId, g.ids.sort((a, b) => a - b), g.attempt, g.delay * 1000))
     // Best effort: if Redis refuses, the rows' queued_at goes stale and the reconciler re-enqueues them.
     await this.deps.queue.addBulk(jobs).catch((err: unknown) => this.deps.logger.warn({ err, eventId }, 'email retries not enqueued; the reconciler will'))
+  }
+
+  /**
+   * A notice to a partner organisation's contact (an endpoint disabled or
+   * recovered), in its language. Read without a lock and cleared once sent:
+   * no row is held while SMTP talks, and a notice the endpoint no longer
+   * owes (it recovered meanwhile) is not sent.
+   */
+  async processNotice(endpointId: string, kind: NoticeKind, lastAttempt: boolean): Promise<Record<string, number>> {
+    const { config, pool, logger } = this.deps
+    const notice = await findNotice(pool, endpointId, kind)
+    if (!notice) return { skipped: 1 }
+    if (!notice.contactEmail) {
+      logger.warn({ endpointId, kind }, 'webhook notice not sent: the organisation has no contact email')
+      await clearNotice(pool, endpointId, kind)
+      return { skipped: 1 }
+    }
+    const message = renderNotice(notice, config.publicBaseUrl)
+    try {
+      await this.deps.transport.sendMail({
+        from: config.mailFrom, to: notice.contactEmail, subject: message.subject, text: message.text,
+        headers: { 'Content-Language': message.language, 'Auto-Submitted': 'auto-generated' },
+      })
+    } catch (error) {
+      const failure = classifySmtpError(error)
+      // Only the reply's code and words: the contact's address never reaches the logs.
+      if (failure.permanent || lastAttempt) {
+        logger.warn({ endpointId, kind, smtp: failure.detail }, 'webhook notice could not be delivered; given up')
+        await clearNotice(pool, endpointId, kind)
+        return { failed: 1 }
+      }
+      throw Object.assign(new Error(`notice not accepted: ${failure.detail}`), { name: 'SmtpTemporaryError' })
+    }
+    await clearNotice(pool, endpointId, kind)
+    return { sent: 1 }
   }
 
   async processConfirmation(subscriptionId: string, lastAttempt: boolean): Promise<Record<string, number>> {

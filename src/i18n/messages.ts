@@ -140,6 +140,18 @@ export const en = {
   'outcome.no_change': 'No change',
   'outcome.unknown': 'Unknown',
   'outcome.other': 'Other',
+  'notice.greeting': 'Hello {organisation},',
+  'notice.disabled.subject': 'Webhook endpoint disabled: {url}',
+  'notice.disabled.gone': 'it answered 410 Gone, which means “stop sending”',
+  'notice.disabled.failing': 'every delivery to it has failed for too long',
+  'notice.disabled.body': 'We disabled your webhook endpoint {endpoint} because {why}.',
+  'notice.disabled.skipped': 'Deliveries to it are recorded as skipped meanwhile; none are lost.',
+  'notice.disabled.resume': 'To resume: fix the receiver, check it with POST /v1/webhooks/{id}/test, re-enable it with POST /v1/webhooks/{id}/enable, then replay what it missed with POST /v1/webhooks/{id}/recover and {"since": "<when it broke>"}.',
+  'notice.recovered.subject': 'Webhook endpoint recovered: {url}',
+  'notice.recovered.body': 'Your webhook endpoint {endpoint} is receiving deliveries again.',
+  'notice.recovered.replay': 'If it missed deliveries while it was disabled, replay them with POST /v1/webhooks/{id}/recover and {"since": "<when it broke>"}.',
+  'notice.docs': 'API documentation: {url}',
+  'notice.endpointId': 'Endpoint id: {id}',
 } as const
 
 export type MessageKey = keyof typeof en
@@ -282,6 +294,18 @@ export const fr: Messages = {
   'outcome.no_change': 'Pas de changement',
   'outcome.unknown': 'Inconnue',
   'outcome.other': 'Autre',
+  'notice.greeting': 'Bonjour {organisation},',
+  'notice.disabled.subject': 'Point de terminaison webhook désactivé : {url}',
+  'notice.disabled.gone': 'il a répondu 410 Gone, qui signifie « cessez d’envoyer »',
+  'notice.disabled.failing': 'toutes les livraisons vers lui échouent depuis trop longtemps',
+  'notice.disabled.body': 'Nous avons désactivé votre point de terminaison webhook {endpoint}, car {why}.',
+  'notice.disabled.skipped': 'En attendant, les livraisons qui lui sont destinées sont enregistrées comme ignorées ; aucune n’est perdue.',
+  'notice.disabled.resume': 'Pour reprendre : corrigez le récepteur, vérifiez-le avec POST /v1/webhooks/{id}/test, réactivez-le avec POST /v1/webhooks/{id}/enable, puis rejouez ce qu’il a manqué avec POST /v1/webhooks/{id}/recover et {"since": "<date de la panne>"}.',
+  'notice.recovered.subject': 'Point de terminaison webhook rétabli : {url}',
+  'notice.recovered.body': 'Votre point de terminaison webhook {endpoint} reçoit de nouveau les livraisons.',
+  'notice.recovered.replay': 'S’il a manqué des livraisons pendant sa désactivation, rejouez-les avec POST /v1/webhooks/{id}/recover et {"since": "<date de la panne>"}.',
+  'notice.docs': 'Documentation de l’API : {url}',
+  'notice.endpointId': 'Identifiant du point de terminaison : {id}',
 }
 
 export const es: Messages = {
@@ -421,6 +445,18 @@ export const es: Messages = {
   'outcome.no_change': 'Sin cambios',
   'outcome.unknown': 'Desconocido',
   'outcome.other': 'Otro',
+  'notice.greeting': 'Hola, {organisation}:',
+  'notice.disabled.subject': 'Punto de conexión de webhook desactivado: {url}',
+  'notice.disabled.gone': 'respondió 410 Gone, que significa «dejen de enviar»',
+  'notice.disabled.failing': 'todas las entregas a él han fallado durante demasiado tiempo',
+  'notice.disabled.body': 'Hemos desactivado su punto de conexión de webhook {endpoint} porque {why}.',
+  'notice.disabled.skipped': 'Mientras tanto, las entregas dirigidas a él se registran como omitidas; no se pierde ninguna.',
+  'notice.disabled.resume': 'Para reanudar: corrija el receptor, compruébelo con POST /v1/webhooks/{id}/test, reactívelo con POST /v1/webhooks/{id}/enable y vuelva a enviar lo que no recibió con POST /v1/webhooks/{id}/recover y {"since": "<cuándo dejó de funcionar>"}.',
+  'notice.recovered.subject': 'Punto de conexión de webhook restablecido: {url}',
+  'notice.recovered.body': 'Su punto de conexión de webhook {endpoint} vuelve a recibir entregas.',
+  'notice.recovered.replay': 'Si no recibió entregas mientras estuvo desactivado, vuelva a enviarlas con POST /v1/webhooks/{id}/recover y {"since": "<cuándo dejó de funcionar>"}.',
+  'notice.docs': 'Documentación de la API: {url}',
+  'notice.endpointId': 'Identificador del punto de conexión: {id}',
 }
 
 export const ko: Messages = {
@@ -560,6 +596,18 @@ export const ko: Messages = {
   'outcome.no_change': '변화 없음',
   'outcome.unknown': '알 수 없음',
   'outcome.other': '기타',
+  'notice.greeting': '{organisation} 담당자님께,',
+  'notice.disabled.subject': '웹훅 엔드포인트 비활성화됨: {url}',
+  'notice.disabled.gone': '이 엔드포인트가 ‘전송 중단’을 뜻하는 410 Gone으로 응답했기',
+  'notice.disabled.failing': '이 엔드포인트로의 전송이 너무 오랫동안 모두 실패했기',
+  'notice.disabled.body': '{why} 때문에 웹훅 엔드포인트 {endpoint}을(를) 비활성화했습니다.',
+  'notice.disabled.skipped': '그동안 이 엔드포인트로 가는 전송은 ‘건너뜀’으로 기록되며, 사라지는 것은 없습니다.',
+  'notice.disabled.resume': '다시 받으려면 수신 서버를 고친 뒤 POST /v1/webhooks/{id}/test로 확인하고, POST /v1/webhooks/{id}/enable로 다시 활성화한 다음, 놓친 전송은 POST /v1/webhooks/{id}/recover와 {"since": "<장애 시작 시각>"}으로 다시 보내십시오.',
+  'notice.recovered.subject': '웹훅 엔드포인트 복구됨: {url}',
+  'notice.recovered.body': '웹훅 엔드포인트 {endpoint}이(가) 다시 전송을 받고 있습니다.',
+  'notice.recovered.replay': '비활성화된 동안 놓친 전송이 있으면 POST /v1/webhooks/{id}/recover와 {"since": "<장애 시작 시각>"}으로 다시 보내십시오.',
+  'notice.docs': 'API 문서: {url}',
+  'notice.endpointId': '엔드포인트 ID: {id}',
 }
 
 export const zhHans: Messages = {
@@ -699,4 +747,16 @@ export const zhHans: Messages = {
   'outcome.no_change': '没有变化',
   'outcome.unknown': '未知',
   'outcome.other': '其他',
+  'notice.greeting': '{organisation}，您好：',
+  'notice.disabled.subject': 'Webhook 端点已停用：{url}',
+  'notice.disabled.gone': '它返回了 410 Gone，意思是“停止发送”',
+  'notice.disabled.failing': '发往它的所有投递失败已持续太久',
+  'notice.disabled.body': '我们停用了您的 webhook 端点 {endpoint}，因为{why}。',
+  'notice.disabled.skipped': '在此期间，发往它的投递记为“已跳过”，不会丢失。',
+  'notice.disabled.resume': '恢复方法：修复接收端，用 POST /v1/webhooks/{id}/test 检查，用 POST /v1/webhooks/{id}/enable 重新启用，再用 POST /v1/webhooks/{id}/recover 和 {"since": "<出错时间>"} 重放错过的投递。',
+  'notice.recovered.subject': 'Webhook 端点已恢复：{url}',
+  'notice.recovered.body': '您的 webhook 端点 {endpoint} 已重新开始接收投递。',
+  'notice.recovered.replay': '如果它在停用期间错过了投递，请用 POST /v1/webhooks/{id}/recover 和 {"since": "<出错时间>"} 重放。',
+  'notice.docs': 'API 文档：{url}',
+  'notice.endpointId': '端点 ID：{id}',
 }

@@ -8,10 +8,11 @@ export interface OrganisationRow {
   name: string
   kind: 'ngo' | 'partner'
   contactEmail: string | null
+  language: string
   createdAt: string
 }
 
-const COLUMNS = `id, seq, name, kind, contact_email AS "contactEmail", ${iso('created_at')} AS "createdAt"`
+const COLUMNS = `id, seq, name, kind, contact_email AS "contactEmail", language, ${iso('created_at')} AS "createdAt"`
 
 /**
  * Names are unique regardless of case ("Amnesty" and "amnesty" are one
@@ -19,12 +20,20 @@ const COLUMNS = `id, seq, name, kind, contact_email AS "contactEmail", ${iso('cr
  * lock on the folded name serialises concurrent creations of the same name.
  * Returns null when the name is taken.
  */
-export async function insertOrganisation(db: Queryable, o: { name: string; kind: string; contactEmail: string | null }): Promise<OrganisationRow | null> {
+export async function insertOrganisation(db: Queryable, o: { name: string; kind: string; contactEmail: string | null; language?: string }): Promise<OrganisationRow | null> {
   await db.query(`SELECT pg_advisory_xact_lock(hashtext('organisation-name:' || lower($1)))`, [o.name])
   const { rows } = await db.query<OrganisationRow>(
-    `INSERT INTO organisations (name, kind, contact_email)
-     SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM organisations WHERE lower(name) = lower($1))
-     ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`, [o.name, o.kind, o.contactEmail])
+    `INSERT INTO organisations (name, kind, contact_email, language)
+     SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM organisations WHERE lower(name) = lower($1))
+     ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`, [o.name, o.kind, o.contactEmail, o.language ?? 'en'])
+  return rows[0] ?? null
+}
+
+/** Changes the contact address and/or the language; null when there is no such organisation. */
+export async function updateOrganisation(db: Queryable, id: string, p: { contactEmail?: string; language?: string }): Promise<OrganisationRow | null> {
+  const { rows } = await db.query<OrganisationRow>(
+    `UPDATE organisations SET contact_email = coalesce($2, contact_email), language = coalesce($3, language)
+      WHERE id = $1 RETURNING ${COLUMNS}`, [id, p.contactEmail ?? null, p.language ?? null])
   return rows[0] ?? null
 }
 

@@ -1,7 +1,7 @@
 // SQL of webhook delivery work in the shared `deliveries` table: freezing
 // an event's audience in one INSERT … SELECT, claiming chunks, recording a
 // batch of outcomes in one UPDATE … FROM unnest, endpoint health, the
-// reconciler's sweeps and the disable/recovery notices.
+// reconciler's sweeps and the disable/recovery notices owed.
 import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
 
@@ -292,30 +292,43 @@ export async function claimOverdue(db: Queryable, graceSeconds: number, limit: n
   return rows.sort((a, b) => a.id - b.id)
 }
 
+export type NoticeKind = 'disabled' | 'recovered'
+
 export interface Notice {
   endpointId: string
-  kind: 'disabled' | 'recovered'
+  kind: NoticeKind
   url: string
   description: string | null
   disabledReason: string | null
   disabledAt: string | null
   organisationName: string
   contactEmail: string | null
+  /** The organisation's language (BCP 47), for the notice's wording. */
+  language: string
 }
 
-/** Takes up to `limit` owed notices (locked; the caller's transaction commits once they are sent). */
-export async function takeNotices(db: Queryable, limit: number): Promise<Notice[]> {
-  const { rows } = await db.query<Notice>(
-    `WITH picked AS (
-       SELECT id, notice_pending FROM webhook_endpoints WHERE notice_pending IS NOT NULL
-        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-     UPDATE webhook_endpoints w SET notice_pending = NULL
-       FROM picked, organisations o
-      WHERE w.id = picked.id AND o.id = w.organisation_id
-     RETURNING w.id AS "endpointId", picked.notice_pending AS kind, w.url, w.description,
-               w.disabled_reason AS "disabledReason", ${iso('w.disabled_at')} AS "disabledAt",
-               o.name AS "organisationName", o.contact_email AS "contactEmail"`, [limit])
+/** Endpoints owed a notice (the reconciler queues a mail for each; the mail job reads and clears it). */
+export async function owedNotices(db: Queryable, limit: number): Promise<{ endpointId: string; kind: NoticeKind }[]> {
+  const { rows } = await db.query<{ endpointId: string; kind: NoticeKind }>(
+    `SELECT id AS "endpointId", notice_pending AS kind FROM webhook_endpoints
+      WHERE notice_pending IS NOT NULL ORDER BY id LIMIT $1`, [limit])
   return rows
+}
+
+/** The notice an endpoint still owes, if it still owes this kind (nothing locked: no row stays locked while mail goes out). */
+export async function findNotice(db: Queryable, endpointId: string, kind: NoticeKind): Promise<Notice | null> {
+  const { rows } = await db.query<Notice>(
+    `SELECT w.id AS "endpointId", w.notice_pending AS kind, w.url, w.description,
+            w.disabled_reason AS "disabledReason", ${iso('w.disabled_at')} AS "disabledAt",
+            o.name AS "organisationName", o.contact_email AS "contactEmail", o.language
+       FROM webhook_endpoints w JOIN organisations o ON o.id = w.organisation_id
+      WHERE w.id = $1 AND w.notice_pending = $2`, [endpointId, kind])
+  return rows[0] ?? null
+}
+
+/** The notice was sent (or can never be): owed no more, unless the endpoint has moved on to another one meanwhile. */
+export async function clearNotice(db: Queryable, endpointId: string, kind: NoticeKind): Promise<void> {
+  await db.query('UPDATE webhook_endpoints SET notice_pending = NULL WHERE id = $1 AND notice_pending = $2', [endpointId, kind])
 }
 
 /** A test ping's delivery, inserted already claimed (`sending`) by the API, which attempts it at once. */

@@ -6,7 +6,7 @@ import type { Pool } from '../db/pool.js'
 import { AdministrationService } from '../services/administration.js'
 import {
   ApiKeyPageSchema, AuditPageSchema, AuditQuery, CreateApiKeySchema, CreateOrganisationSchema, ListQuery,
-  NewApiKeySchema, OrganisationPageSchema, OrganisationSchema,
+  NewApiKeySchema, OrganisationPageSchema, OrganisationSchema, PatchOrganisationSchema,
 } from '../schemas/administration.js'
 import { IdParams, problems } from '../schemas/common.js'
 
@@ -28,6 +28,14 @@ export async function administrationRoutes(fastify: FastifyInstance, opts: { poo
     void reply.code(201)
     return organisation
   })
+
+  app.patch('/organisations/:id', {
+    preHandler: adminOnly,
+    schema: {
+      operationId: 'updateOrganisation', summary: 'Change an organisation\'s contact address or language', tags: ['administration'], security: secured,
+      params: IdParams, body: PatchOrganisationSchema, response: { 200: OrganisationSchema, ...problems(400, 401, 403, 404, 415) },
+    },
+  }, async (request) => admin.updateOrganisation(request.actor!, request.params.id, request.body))
 
   app.get('/organisations', {
     preHandler: adminOnly,

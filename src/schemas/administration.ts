@@ -1,20 +1,30 @@
 // Schemas of organisations, API keys and the audit log (contract §7).
 import { Type, type Static } from 'typebox'
-import { Page, PageQuery, StringEnum, Text, Timestamp, Uuid } from './common.js'
+import { LanguageTag, Page, PageQuery, StringEnum, Text, Timestamp, Uuid } from './common.js'
 
 export const OrganisationKind = StringEnum(['ngo', 'partner'], { title: 'OrganisationKind' })
 export const RoleSchema = StringEnum(['admin', 'editor', 'partner'], { title: 'Role' })
 
+const ContactEmail = Type.String({ format: 'email', maxLength: 254, description: 'told when a webhook endpoint is disabled or recovers' })
+const OrganisationLanguage = { ...LanguageTag, description: 'language of the mail we send the organisation (webhook notices): en, fr, es, ko or zh-Hans; others get English' }
+
 export const CreateOrganisationSchema = Type.Object({
   name: Text(200, 1),
   kind: OrganisationKind,
-  contactEmail: Type.String({ format: 'email', maxLength: 254, description: 'told when a webhook endpoint is disabled or recovers' }),
+  contactEmail: ContactEmail,
+  language: Type.Optional({ ...OrganisationLanguage, default: 'en' }),
 }, { title: 'CreateOrganisation', additionalProperties: false })
 export type CreateOrganisation = Static<typeof CreateOrganisationSchema>
 
+export const PatchOrganisationSchema = Type.Object({
+  contactEmail: Type.Optional(ContactEmail),
+  language: Type.Optional(OrganisationLanguage),
+}, { title: 'PatchOrganisation', additionalProperties: false, minProperties: 1 })
+export type PatchOrganisation = Static<typeof PatchOrganisationSchema>
+
 export const OrganisationSchema = Type.Object({
   id: Uuid, name: Type.String(), kind: OrganisationKind,
-  contactEmail: Type.Union([Type.String(), Type.Null()]), createdAt: Timestamp,
+  contactEmail: Type.Union([Type.String(), Type.Null()]), language: LanguageTag, createdAt: Timestamp,
 }, { title: 'Organisation' })
 
 export const CreateApiKeySchema = Type.Object({

@@ -1,10 +1,12 @@
-// Owns organisations and API keys: creation, listing, revocation — shared
-// by the admin API and the `create-api-key` CLI, each write audited.
+// Owns organisations and API keys: creation, changes, listing, revocation —
+// shared by the admin API and the `create-api-key` CLI, each write audited.
 import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import { generateApiKey, type Actor, type Role } from '../auth/api-keys.js'
 import { AppError, badRequest, notFound, unprocessable } from '../errors.js'
+import { canonicalLanguage } from '../lib/codes.js'
 import { decodeCursor, toPage } from '../lib/cursor.js'
+import type { PatchOrganisation } from '../schemas/administration.js'
 import * as orgs from '../repositories/organisations.js'
 import * as keys from '../repositories/api-keys.js'
 import { listAudit, recordAudit, type AuditFilter } from '../repositories/audit-log.js'
@@ -19,6 +21,13 @@ function organisationName(name: string): string {
   return trimmed
 }
 
+/** A BCP 47 tag ICU knows, canonicalised; a 400 naming the field otherwise. */
+function knownLanguage(tag: string): string {
+  const language = canonicalLanguage(tag)
+  if (!language) throw badRequest('The language is not known.', [{ pointer: '/language', in: 'body', message: 'is not a known BCP 47 language' }])
+  return language
+}
+
 /** Partner organisations hold partner keys only: a partner must never edit appeals. */
 function checkRoleFitsOrganisation(role: Role, kind: string): void {
   if (kind === 'partner' && role !== 'partner') {
@@ -30,15 +39,26 @@ function checkRoleFitsOrganisation(role: Role, kind: string): void {
 export class AdministrationService {
   constructor(private readonly pool: Pool) {}
 
-  async createOrganisation(actor: Actor | null, input: { name: string; kind: 'ngo' | 'partner'; contactEmail: string | null }) {
+  async createOrganisation(actor: Actor | null, input: { name: string; kind: 'ngo' | 'partner'; contactEmail: string | null; language?: string }) {
     const name = organisationName(input.name)
+    const language = input.language === undefined ? undefined : knownLanguage(input.language)
     return withTransaction(this.pool, async (tx) => {
-      const row = await orgs.insertOrganisation(tx, { ...input, name })
+      const row = await orgs.insertOrganisation(tx, { ...input, name, ...(language ? { language } : {}) })
       if (!row) {
         throw new AppError(409, 'organisation-exists', 'Organisation already exists', `An organisation named ${name} already exists.`,
           [{ pointer: '/name', in: 'body', message: 'is taken (names are compared ignoring case)' }])
       }
       await recordAudit(tx, actor, 'organisation.create', 'organisation', row.id, { name: row.name, kind: row.kind })
+      return publicOrganisation(row)
+    })
+  }
+
+  async updateOrganisation(actor: Actor, id: string, patch: PatchOrganisation) {
+    const changes = { ...patch, ...(patch.language === undefined ? {} : { language: knownLanguage(patch.language) }) }
+    return withTransaction(this.pool, async (tx) => {
+      const row = await orgs.updateOrganisation(tx, id, changes)
+      if (!row) throw notFound('This organisation')
+      await recordAudit(tx, actor, 'organisation.update', 'organisation', id, { fields: Object.keys(patch) })
       return publicOrganisation(row)
     })
   }

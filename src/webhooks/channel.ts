@@ -20,8 +20,8 @@ export class WebhookChannel implements DeliveryChannel {
     pool: Pool
     config: Readonly<Config>
     queue: Queue<WebhookJob>
-    /** Sends owed disable/recovery notices; the reconciler retries failed sends. */
-    sendNotices?: () => Promise<number>
+    /** Hands owed disable/recovery notices to the email queue again (a lost job, a Redis flush). */
+    queueNotices?: () => Promise<number>
   }) {}
 
   freeze(db: Queryable, event: EventRow): Promise<number> {
@@ -54,7 +54,7 @@ export class WebhookChannel implements DeliveryChannel {
         })),
       ])
     }
-    await this.deps.sendNotices?.()
+    await this.deps.queueNotices?.()
     return overdue.length
   }
 }

@@ -1,15 +1,16 @@
 // Starts webhook delivery in a worker process: the `webhook` queue's
 // BullMQ worker, the one HTTP client, the channel that fan-out and the
-// reconciler call, and the notice mailer. delivery/workers.ts composes it.
+// reconciler call, and the hand-over of owed notices to the email queue.
+// delivery/workers.ts composes it.
 import { Worker } from 'bullmq'
 import { WORKER_LOCKS } from '../queue/queues.js'
 import type { ChannelWorkerDeps } from '../delivery/channel.js'
-import { createMailTransport } from '../email/transport.js'
+import { createEmailQueue } from '../email/queue.js'
 import { WebhookChannel } from './channel.js'
 import { WebhookDeliverer } from './deliverer.js'
 import { WebhookHttpClient } from './http-client.js'
 import { AttemptMetrics } from './metrics.js'
-import { sendPendingNotices } from './notices.js'
+import { queueNotices, queueOwedNotices } from './notices.js'
 import { createWebhookQueue, WEBHOOK_QUEUE, type WebhookJob } from './queue.js'
 import { VERSION } from '../version.js'
 
@@ -28,33 +29,30 @@ export async function startWebhookDelivery(deps: ChannelWorkerDeps): Promise<Run
     allowPrivateNetworks: config.webhook.allowPrivateNetworks, timeoutMs: config.webhook.timeoutMs,
     userAgent: `UrgentAppeals-Webhooks/${VERSION}`,
   })
-  const mailer = createMailTransport(config, { maxConnections: 1 })
-  let sending: Promise<number> | null = null
-  // One notice run at a time; a failure is logged and retried by the reconciler.
-  const sendNotices = () => {
-    sending ??= sendPendingNotices({ pool, mailer, config, logger })
-      .catch((err: unknown) => { logger.warn({ err }, 'webhook notices not sent; will retry'); return 0 })
-      .finally(() => { sending = null })
-    return sending
-  }
+  // Notices owed to partners' contacts go out as email jobs, never from here.
+  const emailQueue = createEmailQueue(connection, config.queuePrefix)
+  const retrySchedule = config.email.retryScheduleSeconds
+  const warnNotQueued = (err: unknown) => { logger.warn({ err }, 'webhook notices not queued; the reconciler will'); return 0 }
   const deliverer = new WebhookDeliverer({
     config, pool, client, queue: () => queue, logger, metrics: new AttemptMetrics(connection, config.queuePrefix),
-    onTransitions: () => { void sendNotices() },
+    onTransitions: (transitions) => {
+      queueNotices(emailQueue, transitions.map((t) => ({ endpointId: t.id, kind: t.disabled ? 'disabled' as const : 'recovered' as const })), retrySchedule)
+        .catch(warnNotQueued)
+    },
   })
   const worker = new Worker<WebhookJob>(WEBHOOK_QUEUE, (job) => deliverer.processJob(job.data), {
     connection, prefix: config.queuePrefix, concurrency: CONCURRENCY, ...WORKER_LOCKS,
   })
   worker.on('failed', (job, err) => logger.warn({ err, ids: job?.data.ids.length }, 'webhook chunk failed; BullMQ will retry'))
   worker.on('error', (err) => logger.warn({ err }, 'webhook worker error'))
-  const channel = new WebhookChannel({ pool, config, queue, sendNotices })
+  const channel = new WebhookChannel({ pool, config, queue, queueNotices: () => queueOwedNotices(pool, emailQueue, retrySchedule) })
   return {
     channel,
     async close() {
       await worker.close()
-      await sending
       await queue.close()
+      await emailQueue.close()
       await client.close()
-      mailer.close()
     },
   }
 }
