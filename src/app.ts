@@ -34,6 +34,8 @@ export interface AppDeps {
   registry?: Registry
   /** The in-process cache of public appeal reads (on unless false: the offline OpenAPI app connects to nothing). */
   readCache?: boolean
+  /** How often /metrics' Postgres-backed gauges are recounted (tests shorten it; 0: never, for the offline OpenAPI app). */
+  gaugeRefreshMs?: number
 }
 
 declare module 'fastify' {
@@ -80,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   })
-  await app.register(metrics, { registry: deps.registry ?? createRegistry() })
+  await app.register(metrics, { registry: deps.registry ?? createRegistry(), token: deps.config.metricsToken, ...(deps.gaugeRefreshMs === undefined ? {} : { gaugeRefreshMs: deps.gaugeRefreshMs }) })
   await app.register(openapi, { version: VERSION, publicBaseUrl: deps.config.publicBaseUrl })
   await app.register(auth, { pool: deps.pool })
   await app.register(idempotency, { pool: deps.pool })

@@ -118,7 +118,7 @@ t.test('filters, translations, layout and every header of the real message', asy
   t.notOk((enMail!.parsed.text ?? '').includes(fr.manageToken), 'and nobody else\'s')
 
   const metrics = await stack.request(null, 'GET', '/metrics')
-  t.match(metrics.body, /ua_email_deliveries\{status="sent"\} 4/)
+  t.match(metrics.body, /ua_email_deliveries_total\{status="sent"\} 4/)
   t.match(metrics.body, /ua_email_queue_depth\{state="waiting"\} \d+/)
 
   // Urgency filter: a normal-urgency appeal about KP reaches en only (ko wants high+, zh torture, fr CN).
@@ -212,9 +212,12 @@ t.test('SMTP 550 suppresses the address; 452 is retried on the schedule', async 
   const next = await createPublished(stack, anAppeal({ title: 'Another appeal' }))
   await settled(stack, next.id, 3)
   t.equal(stack.sink.rejections.filter((r) => r.address === 'bounce@example.org').length, rejectionsBefore, 'a suppressed address is not tried again')
-  const metrics = await stack.request(null, 'GET', '/metrics')
-  t.match(metrics.body, /ua_email_suppressed_addresses\{reason="hard-bounce"\} 1/)
-  t.match(metrics.body, /ua_email_deliveries\{status="failed"\} 3/)
+  const metrics = await eventually(async () => {
+    const body = (await stack.request(null, 'GET', '/metrics')).body
+    return /ua_email_suppressed_addresses\{reason="hard-bounce"\} 1/.test(body) ? body : undefined
+  }, 5000, 'the suppression gauge recounted')
+  t.match(metrics, /ua_email_deliveries_total\{status="failed"\} 3/)
+  t.match(metrics, /ua_email_deliveries_total\{status="retrying"\} [1-9]/)
 })
 
 t.test('an unsubscribe during a running fan-out stops the rest of it', async (t) => {

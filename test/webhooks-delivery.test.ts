@@ -63,11 +63,16 @@ tap.test('a published appeal arrives signed; one and two secrets verify; the tes
   const tests = await deliveriesOf(ctx, endpoint.id, 'partner', '?status=delivered')
   t.equal(tests.length, 3)
   t.same(tests.map((d: any) => d.eventType), ['webhook.test', 'webhook.test', 'appeal.published'], 'newest first')
-  const metrics = (await ctx.app.inject({ method: 'GET', url: '/metrics' })).body
+  // Counters are added by whoever attempted (API or worker) just after recording; gauges recounted in the background.
+  const metrics = await eventually(async () => {
+    const body = (await ctx.app.inject({ method: 'GET', url: '/metrics' })).body
+    return /ua_webhook_deliveries_total\{status="delivered"\} 3/.test(body) && /ua_webhook_endpoints\{state="active"\} 1/.test(body) ? body : null
+  }, 5000, 'metrics up to date')
   t.match(metrics, /ua_webhook_attempt_duration_seconds_count [1-9]/)
   t.match(metrics, /ua_webhook_attempt_duration_seconds_bucket\{le="\+Inf"\} [1-9]/)
   t.match(metrics, /ua_webhook_attempts_total\{outcome="delivered"\} 3/)
-  t.match(metrics, /ua_webhook_deliveries\{status="delivered"\} 3/)
+  t.match(metrics, /ua_webhook_deliveries_total\{status="delivered"\} 3/)
+  t.match(metrics, /ua_webhook_deliveries_total\{status="cancelled"\} 0/)
   t.match(metrics, /ua_webhook_endpoints\{state="active"\} 1/)
   t.match(metrics, /ua_webhook_queue_jobs\{state="waiting"\} \d+/)
 })

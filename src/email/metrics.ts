@@ -1,36 +1,32 @@
-// Owns the email gauges on /metrics, computed at scrape time from the
-// truth (Postgres) and the queue (Redis), so they are right whichever
-// process sent the mail: deliveries by status (sent, failed, suppressed…),
-// suppressed addresses by reason, and the email queue's depth.
-import { Gauge, type Registry } from 'prom-client'
+// Owns the email metrics. Workers count what becomes of each delivery (sent,
+// failed, retried, suppressed, cancelled) into one cluster-wide Redis hash;
+// /metrics renders it as `ua_email_deliveries_total{status}`. The queue's
+// depth comes from BullMQ; suppressed addresses by reason from Postgres,
+// recounted in the background (plugins/metrics.ts), never by a scrape.
 import type { Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
+import { Gauge, type Registry } from 'prom-client'
 import type { Pool } from '../db/pool.js'
-import { emailStatusCounts, suppressionCounts } from '../repositories/email-deliveries.js'
+import { ClusterCounters } from '../lib/cluster-counters.js'
+import { registerClusterCounter, type RefreshedGauges } from '../plugins/metrics.js'
+import { suppressionCounts } from '../repositories/email-deliveries.js'
 import type { EmailJob } from './queue.js'
 
-export function registerEmailMetrics(registry: Registry, deps: { pool: Pool; queue: () => Queue<EmailJob> }): void {
+/** Hash fields of delivery outcomes: `d:<status>`. */
+export const DELIVERY_FIELD = 'd:'
+
+export const emailCounters = (redis: Redis, prefix: string) => new ClusterCounters(redis, `${prefix}:email:metrics`)
+
+export function registerEmailMetrics(registry: Registry, refreshed: RefreshedGauges, deps: { pool: Pool; redis: Redis; prefix: string; queue: () => Queue<EmailJob> }): void {
   const { pool, queue } = deps
-  // A scrape during an outage keeps the last values rather than failing /metrics.
-  new Gauge({
-    name: 'ua_email_deliveries', help: 'Alert email deliveries by status (sent, failed, suppressed, pending, retrying, sending, cancelled)',
-    labelNames: ['status'] as const, registers: [registry],
-    async collect() {
-      const rows = await emailStatusCounts(pool).catch(() => null)
-      if (!rows) return
-      this.reset()
-      for (const status of ['sent', 'failed', 'suppressed', 'pending', 'retrying', 'sending']) this.set({ status }, 0)
-      for (const r of rows) this.set({ status: r.status }, r.count)
-    },
+  registerClusterCounter(registry, {
+    name: 'ua_email_deliveries_total', help: 'Alert email deliveries by what became of them (sent, retrying, failed, suppressed, cancelled), across all workers',
+    label: 'status', counters: emailCounters(deps.redis, deps.prefix), prefix: DELIVERY_FIELD,
+    always: ['sent', 'retrying', 'failed', 'suppressed', 'cancelled'],
   })
-  new Gauge({
-    name: 'ua_email_suppressed_addresses', help: 'Addresses never mailed, by reason',
-    labelNames: ['reason'] as const, registers: [registry],
-    async collect() {
-      const rows = await suppressionCounts(pool).catch(() => null)
-      if (!rows) return
-      this.reset()
-      for (const r of rows) this.set({ reason: r.reason }, r.count)
-    },
+  refreshed.add({
+    name: 'ua_email_suppressed_addresses', help: 'Addresses never mailed, by reason (recounted in the background)', label: 'reason',
+    async read() { return (await suppressionCounts(pool)).map((r) => ({ label: r.reason, value: r.count })) },
   })
   new Gauge({
     name: 'ua_email_queue_depth', help: 'Email jobs waiting, delayed (retries) or running',

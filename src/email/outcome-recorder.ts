@@ -22,8 +22,12 @@ export class OutcomeRecorder {
   private waiting: Waiting[] = []
   private writing = false
 
-  /** `watched` names the events this process is sending now. */
-  constructor(private readonly pool: Pool, private readonly watched: () => readonly string[] = () => []) {}
+  /** `watched` names the events this process is sending now; `onWritten` sees each batch once committed. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly watched: () => readonly string[] = () => [],
+    private readonly onWritten: (outcomes: readonly Outcome[]) => void = () => {},
+  ) {}
 
   /** Resolves once the outcome is committed; rejects if its batch could not be written. */
   record(outcome: Outcome, hardBounced = false): Promise<Withdrawn> {
@@ -48,6 +52,7 @@ export class OutcomeRecorder {
           : await withTransaction(this.pool, (tx) => recordOutcomes(tx, outcomes, bounced, watched))
         const withdrawn: Withdrawn = new Set(ids)
         for (const w of batch) w.settle(undefined, withdrawn)
+        this.onWritten(outcomes)
       } catch (error) {
         for (const w of batch) w.settle(error ?? new Error('outcome write failed'))
       }

@@ -29,6 +29,8 @@ import {
 import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
 import { renderNotice } from './notice-message.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
+import { ClusterCounters, tally } from '../lib/cluster-counters.js'
+import { DELIVERY_FIELD } from './metrics.js'
 import { OutcomeRecorder, type Withdrawn } from './outcome-recorder.js'
 import { SendLanes, WithheldError } from './send-lanes.js'
 import { SMTP_POOL_SIZE, type MailTransport } from './transport.js'
@@ -75,10 +77,17 @@ export class EmailSender {
     transport: MailTransport
     queue: Queue<EmailJob>
     logger: Logger
+    /** What became of each delivery, for /metrics (email/metrics.ts); best effort. */
+    counters?: ClusterCounters
   }) {
     this.from = parseMailFrom(deps.config.mailFrom)
     this.listId = `alerts.${this.from.domain}`
-    this.recorder = new OutcomeRecorder(deps.pool, () => [...this.sending.keys()])
+    this.recorder = new OutcomeRecorder(deps.pool, () => [...this.sending.keys()],
+      (outcomes) => this.count(tally(outcomes.map((o) => o.status), DELIVERY_FIELD)))
+  }
+
+  private count(counts: Record<string, number>): void {
+    this.deps.counters?.add(counts).catch(() => {}) // Redis away: a metric is lost, never a mail
   }
 
   async process(job: Pick<Job<EmailJob>, 'data' | 'attemptsMade' | 'opts'> & { attemptsStarted?: number }): Promise<Record<string, number>> {
@@ -113,7 +122,9 @@ export class EmailSender {
     const payload = event?.payload as unknown as AlertEvent | undefined
     if (!event || !payload || !isMailworthy(payload)) {
       // Withdrawn since (its content was stripped) or never mail: nothing of it may go out.
-      return { cancelled: await cancelRows(pool, ids) }
+      const cancelled = await cancelRows(pool, ids)
+      this.count({ [`${DELIVERY_FIELD}cancelled`]: cancelled })
+      return { cancelled }
     }
     // Watched before the first claim: a write that does not name this event
     // yet started before that claim, which checked the appeal itself.
@@ -160,11 +171,12 @@ export class EmailSender {
       const claim = await claimWindow(pool, window, context)
       if (claim.withdrawn) {
         // The claim closed this window; the rest of the chunk goes the same way, and the message with it.
-        cancelled += window.length + await cancelRows(pool, ids.slice(i + WINDOW))
+        cancelled += claim.cancelled + await cancelRows(pool, ids.slice(i + WINDOW))
         for (const key of this.templates.keys()) if (key.startsWith(`${eventId}|`)) this.templates.delete(key)
         break
       }
       suppressed += claim.suppressed
+      this.count({ [`${DELIVERY_FIELD}suppressed`]: claim.suppressed })
       const settled = await Promise.allSettled(claim.recipients.map((r) =>
         this.lanes.send(render(r), admit, (body) => this.sendOne(r, body), (outcome) => this.recorder.record(outcome, outcome.hardBounce))))
       for (const s of settled) {
@@ -172,6 +184,7 @@ export class EmailSender {
         else writeError ??= s.reason
       }
     }
+    this.count({ [`${DELIVERY_FIELD}cancelled`]: cancelled })
     // Recorded retries are enqueued even if a later write failed; unrecorded rows stay `sending` for the job's retry.
     await this.enqueueRetries(eventId, outcomes.flatMap((o) => (o.retryInSeconds === null ? [] : [{ id: o.id, attempt: o.attempt + 1, delay: o.retryInSeconds }])))
     if (writeError !== null) throw writeError

@@ -6,6 +6,7 @@ import { Worker } from 'bullmq'
 import { WORKER_LOCKS } from '../queue/queues.js'
 import type { ChannelWorkerDeps } from '../delivery/channel.js'
 import { EmailChannel } from './channel.js'
+import { emailCounters } from './metrics.js'
 import { EmailSender } from './sender.js'
 import { createMailTransport } from './transport.js'
 import { createEmailQueue, EMAIL_QUEUE, limiterFor, SCHEDULE_BACKOFF, scheduleBackoff, type EmailJob } from './queue.js'
@@ -22,7 +23,7 @@ export async function startEmailDelivery(deps: ChannelWorkerDeps): Promise<Runni
   const { config, pool, logger, connection } = deps
   const queue = createEmailQueue(connection, config.queuePrefix)
   const transport = createMailTransport(config)
-  const sender = new EmailSender({ config, pool, transport, queue, logger })
+  const sender = new EmailSender({ config, pool, transport, queue, logger, counters: emailCounters(connection, config.queuePrefix) })
   const limiter = limiterFor(config.email.maxPerSecond)
   const backoff = scheduleBackoff(config.email.retryScheduleSeconds)
   const worker = new Worker<EmailJob>(EMAIL_QUEUE, (job) => sender.process(job), {

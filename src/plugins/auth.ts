@@ -35,7 +35,8 @@ export const auth = fp(async (app: FastifyInstance, opts: { pool: Pool }) => {
   app.decorateRequest('actor', null)
   // Callback style: a keyless request (actor stays null) costs no promise.
   app.addHook('onRequest', (request, _reply, done) => {
-    if (request.headers.authorization === undefined) return done()
+    // Routes with their own bearer token (e.g. /metrics) are not API-key routes.
+    if (request.headers.authorization === undefined || request.routeOptions.config.apiKey === false) return done()
     resolveActor(opts.pool, request).then((actor) => { request.actor = actor; done() }, done)
   })
   app.decorate('requireRole', (...roles: Role[]): preHandlerHookHandler => {

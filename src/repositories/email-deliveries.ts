@@ -80,6 +80,8 @@ export interface WindowClaim {
   suppressed: number
   /** The appeal was withdrawn: the window's rows were cancelled and nothing of it may be sent. */
   withdrawn: boolean
+  /** Rows this claim closed as `cancelled` (those of a withdrawn appeal). */
+  cancelled: number
 }
 
 /** What a chunk knows of its event, so that each claim can check the appeal and find thread roots. */
@@ -137,6 +139,7 @@ export async function claimWindow(db: Queryable, ids: number[], context: ClaimCo
     })),
     suppressed: withdrawn ? 0 : rows.filter((r) => r.blocked).length,
     withdrawn,
+    cancelled: withdrawn ? rows.length : 0,
   }
 }
 
@@ -245,12 +248,6 @@ export async function takeStaleDue(db: Queryable, staleSeconds: number, limit: n
      UPDATE deliveries d SET queued_at = now() FROM due WHERE d.id = due.id
      RETURNING d.id, d.event_id AS "eventId", d.attempts`, [staleSeconds, limit])
   return rows.sort((a, b) => a.id - b.id)
-}
-
-export async function emailStatusCounts(db: Queryable): Promise<{ status: string; count: number }[]> {
-  const { rows } = await db.query<{ status: string; count: number }>(
-    `SELECT status, count(*)::int AS count FROM deliveries WHERE channel = 'email' GROUP BY status`)
-  return rows
 }
 
 export async function suppressionCounts(db: Queryable): Promise<{ reason: string; count: number }[]> {

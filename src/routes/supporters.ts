@@ -37,7 +37,7 @@ export async function supporters(app: FastifyInstance, opts: { config: Readonly<
         .catch((err: unknown) => app.log.warn({ err: { message: (err as Error).message }, subscriptionId }, 'confirmation mail not enqueued; the reconciler will'))
     },
   })
-  registerEmailMetrics(app.metrics, { pool, queue: emailQueue })
+  registerEmailMetrics(app.metrics, app.refreshedGauges, { pool, redis, prefix: config.queuePrefix, queue: emailQueue })
   await app.register(supporterRoutes, { config, pool, redis, subscriptions })
   await app.register(subscriberRoutes, { prefix: '/v1', subscriptions })
 }

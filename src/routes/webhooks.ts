@@ -50,7 +50,7 @@ export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Re
     config, pool, client, queue, logger: fastify.log, metrics: new AttemptMetrics(redis, config.queuePrefix),
   })
   const webhooks = new WebhookService({ pool, config, queue, deliverer, logger: fastify.log })
-  registerWebhookMetrics(fastify.metrics, { db: pool, redis, prefix: config.queuePrefix, queue })
+  registerWebhookMetrics(fastify.metrics, fastify.refreshedGauges, { db: pool, redis, prefix: config.queuePrefix, queue })
   fastify.addHook('onClose', async () => {
     await client.close()
     await created?.close()

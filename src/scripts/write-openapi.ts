@@ -28,7 +28,7 @@ export async function buildOfflineApp(urls: { databaseUrl?: string; redisUrl?: s
   const pool = createPool(config.databaseUrl, { max: 1 })
   const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
   redis.on('error', () => {})
-  const app = await buildApp({ config, pool, redis, logger: createLogger('silent'), readCache: false })
+  const app = await buildApp({ config, pool, redis, logger: createLogger('silent'), readCache: false, gaugeRefreshMs: 0 })
   await app.ready()
   return {
     app,

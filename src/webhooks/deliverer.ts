@@ -278,9 +278,8 @@ export class WebhookDeliverer {
       }))).catch((err: unknown) => logger.warn({ err }, 'could not enqueue webhook retries; the reconciler will'))
     }
     const results = items.flatMap((i) => (i.result ? [i.result] : []))
-    if (this.deps.metrics && results.length > 0) {
-      this.deps.metrics.record(results).catch((err: unknown) => logger.debug({ err }, 'attempt metrics not recorded'))
-    }
+    this.deps.metrics?.record(results, items.map((i) => i.outcome.status))
+      .catch((err: unknown) => logger.debug({ err }, 'webhook metrics not recorded'))
     if (transitions.length > 0) {
       for (const t of transitions) {
         logger.info({ endpointId: t.id, reason: t.reason }, t.disabled ? 'webhook endpoint disabled' : 'webhook endpoint recovered')

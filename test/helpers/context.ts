@@ -138,7 +138,8 @@ export async function buildTestApp(t: Tap, overrides: Partial<Env> = {}): Promis
   const config = await testConfig(databaseUrl, overrides)
   const pool = createPool(databaseUrl, { max: 10 })
   const redis = createFailFastRedis(config.redisUrl)
-  const app = await buildApp({ config, pool, redis, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
+  // Postgres-backed /metrics gauges recounted every 200 ms, not every minute.
+  const app = await buildApp({ config, pool, redis, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), gaugeRefreshMs: 200 })
   await app.ready()
   t.teardown(async () => {
     await app.close()
