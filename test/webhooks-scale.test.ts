@@ -54,7 +54,7 @@ tap.test('1 000 endpoints are all delivered exactly once', async (t) => {
   t.equal(ids.size, 1, 'one webhook-id for the one event, on every endpoint')
   const metrics = await eventually(async () => {
     const body = (await ctx.app.inject({ method: 'GET', url: '/metrics' })).body
-    return body.includes(`ua_webhook_deliveries{status="delivered"} ${ENDPOINTS}`) ? body : null
+    return body.includes(`ua_webhook_deliveries_total{status="delivered"} ${ENDPOINTS}`) ? body : null
   }, 10_000, 'every outcome recorded')
   t.match(metrics, new RegExp(`ua_webhook_attempt_duration_seconds_count ${ENDPOINTS}\\b`), 'one attempt each')
   await new Promise((r) => setTimeout(r, 300))
