@@ -7,10 +7,11 @@
 // and dark, and must not scroll sideways; screenshots of the preferences and
 // unsubscribe pages go to /tmp/ua-screens. One browser for the file.
 import t from 'tap'
+import { freePort } from './harness/services.js'
 import { anAppeal, createPublished } from './helpers/liaoning.js'
 import { eventually, linksIn, startSupporterStack, type SupporterStack } from './helpers/supporters.js'
 import {
-  applyVariant, checkVariants, elementContrast, freePort, launchBrowser, screenshot, watchPage, VARIANTS, type Page,
+  applyVariant, checkVariants, elementContrast, launchBrowser, screenshot, watchPage, VARIANTS, type Page,
 } from './helpers/browser.js'
 
 async function statusOf(stack: SupporterStack, email: string): Promise<string | null> {

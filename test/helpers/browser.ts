@@ -8,7 +8,6 @@
 // console next: only loopback servers (app.listen on 127.0.0.1).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 
@@ -87,17 +86,6 @@ export async function launchBrowser(t: Tap): Promise<TestBrowser> {
   }
 }
 
-/** A free loopback port, for a server whose PUBLIC_BASE_URL must be known before it listens. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * Everything a page did that it should not: requests to another origin and
