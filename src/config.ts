@@ -113,7 +113,7 @@ const EXPECTED: Record<keyof Env, string> = {
   EMAIL_MAX_PER_SECOND: 'must be a whole number (0 = no cap)',
   DKIM_DOMAIN: 'must be a domain name',
   DKIM_SELECTOR: 'must be a DKIM selector (letters, digits, dot, dash, underscore)',
-  DKIM_PRIVATE_KEY: 'must be a PEM private key (newlines may be written as \\n)',
+  DKIM_PRIVATE_KEY: 'must be a PEM RSA private key (newlines may be written as \\n)',
   PUBLIC_RATE_LIMIT: 'must be a whole number of requests per minute',
   TRUST_PROXY: 'must be false or a comma list of the proxies\' addresses or CIDRs (e.g. 10.0.0.2,172.16.0.0/12; or loopback, linklocal, uniquelocal); '
     + 'not true or a hop count, which would let a client that reaches the service directly forge its address',
@@ -191,7 +191,8 @@ export function loadConfig(
     if (e[name] !== undefined && !URL.canParse(e[name]!)) bad(name)
   }
   if (e.DKIM_PRIVATE_KEY && !problems.has('DKIM_PRIVATE_KEY')) {
-    try { createPrivateKey(e.DKIM_PRIVATE_KEY) } catch { bad('DKIM_PRIVATE_KEY') }
+    // The signer (email/dkim.ts) signs rsa-sha256: another key type would stop the worker at start.
+    try { if (createPrivateKey(e.DKIM_PRIVATE_KEY).asymmetricKeyType !== 'rsa') bad('DKIM_PRIVATE_KEY') } catch { bad('DKIM_PRIVATE_KEY') }
   }
   const lines = [...problems.values()]
   const dkim = (['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'] as const).filter((name) => e[name])

@@ -218,3 +218,9 @@ t.test('the configuration is deeply frozen', async (t) => {
   t.throws(() => { (config.email.retryScheduleSeconds as number[]).push(1) }, TypeError)
   t.equal(config.port, 3000)
 })
+
+t.test('a DKIM key of another type than RSA is refused at start, naming what is needed', async (t) => {
+  const { privateKey } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })
+  const error = configError({ DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua2026', DKIM_PRIVATE_KEY: privateKey })
+  t.same(error.problems, ['DKIM_PRIVATE_KEY: must be a PEM RSA private key (newlines may be written as \\n)'])
+})
