@@ -24,10 +24,16 @@ export interface FanoutJob {
 
 /**
  * A connection for commands that must fail fast while Redis is down
- * (readiness checks, the outbox relay), rather than queue up in memory.
+ * (readiness checks, the outbox relay), rather than queue up in memory: no
+ * offline queue, so a command sent while disconnected fails at once. A
+ * command already in flight when the connection drops is sent again once it
+ * is back rather than failed after one retry: BullMQ initialises each
+ * queue once (an INFO on first connect), and a failed initialisation left
+ * the queue unusable until a restart (a blip during a worker's start-up
+ * stopped its relay for good). Every caller bounds its own wait.
  */
 export function createFailFastRedis(url: string, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, ...options })
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: false, connectTimeout: 2000, ...options })
   redis.on('error', () => {}) // reconnects by itself; callers see the failed command
   return redis
 }
