@@ -6,6 +6,10 @@ import t from 'tap'
 import { pino } from 'pino'
 import { Writable } from 'node:stream'
 import { createPool } from '../src/db/pool.js'
+import { createEmailQueue } from '../src/email/queue.js'
+import { WebhookChannel } from '../src/webhooks/channel.js'
+import { queueOwedNotices } from '../src/webhooks/notices.js'
+import { createWebhookQueue } from '../src/webhooks/queue.js'
 import { startDeliveryWorkers } from '../src/delivery/workers.js'
 import { buildTestApp, startTestWorker, type TestApp } from './helpers/context.js'
 import { createPublished, expectInvalid, expectStatus, requestWithKey } from './helpers/liaoning.js'
@@ -99,6 +103,15 @@ t.test('an owed notice whose job was lost is sent by the reconciler', async (t) 
   const endpoint = expectStatus(t, await requestWithKey(ctx, key, 'POST', '/v1/webhooks', { url: receiver.url('/fine'), eventTypes: ['appeal.published'] }), 201)
   // As if the worker had set the flag and then lost the job (Redis flushed).
   await ctx.pool.query(`UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = 'failing', disabled_at = now(), notice_pending = 'disabled' WHERE id = $1`, [endpoint.id])
+  // The reconciler's webhook sweep, run now rather than at its next tick (every 10 s); either way it is this code that runs.
+  const emailQueue = createEmailQueue(ctx.redis, ctx.config.queuePrefix)
+  const webhookQueue = createWebhookQueue(ctx.redis, ctx.config.queuePrefix)
+  t.teardown(async () => { await emailQueue.close(); await webhookQueue.close() })
+  const channel = new WebhookChannel({
+    pool: ctx.pool, config: ctx.config, queue: webhookQueue,
+    queueNotices: () => queueOwedNotices(ctx.pool, emailQueue, ctx.config.email.retryScheduleSeconds),
+  })
+  await channel.reconcile()
   const mail = await (await sink.waitFor('ops@reconciled.example', 20_000)).parsed()
   t.equal(mail.subject, `웹훅 엔드포인트 비활성화됨: ${endpoint.url}`)
   t.match(mail.text, /너무 오랫동안 모두 실패했기 때문에/)
