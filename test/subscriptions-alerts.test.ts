@@ -117,9 +117,12 @@ t.test('filters, translations, layout and every header of the real message', asy
   t.ok((enMail!.parsed.text ?? '').includes(`/subscriptions/${en.manageToken}/unsubscribe`), 'each recipient gets their own links')
   t.notOk((enMail!.parsed.text ?? '').includes(fr.manageToken), 'and nobody else\'s')
 
-  const metrics = await stack.request(null, 'GET', '/metrics')
-  t.match(metrics.body, /ua_email_deliveries_total\{status="sent"\} 4/)
-  t.match(metrics.body, /ua_email_queue_depth\{state="waiting"\} \d+/)
+  // Counters reach Redis within half a second of the outcome.
+  const metrics = await eventually(async () => {
+    const body = (await stack.request(null, 'GET', '/metrics')).body
+    return /ua_email_deliveries_total\{status="sent"\} 4/.test(body) ? body : undefined
+  }, 5000, 'four sent in the metrics')
+  t.match(metrics, /ua_email_queue_depth\{state="waiting"\} \d+/)
 
   // Urgency filter: a normal-urgency appeal about KP reaches en only (ko wants high+, zh torture, fr CN).
   const normal = await createPublished(stack, anAppeal({ urgency: 'normal', countries: ['KP'], subdivisions: [], themes: ['detention'] }))
@@ -214,7 +217,7 @@ t.test('SMTP 550 suppresses the address; 452 is retried on the schedule', async 
   t.equal(stack.sink.rejections.filter((r) => r.address === 'bounce@example.org').length, rejectionsBefore, 'a suppressed address is not tried again')
   const metrics = await eventually(async () => {
     const body = (await stack.request(null, 'GET', '/metrics')).body
-    return /ua_email_suppressed_addresses\{reason="hard-bounce"\} 1/.test(body) ? body : undefined
+    return /ua_email_suppressed_addresses\{reason="hard-bounce"\} 1/.test(body) && /ua_email_deliveries_total\{status="failed"\} 3/.test(body) ? body : undefined
   }, 5000, 'the suppression gauge recounted')
   t.match(metrics, /ua_email_deliveries_total\{status="failed"\} 3/)
   t.match(metrics, /ua_email_deliveries_total\{status="retrying"\} [1-9]/)

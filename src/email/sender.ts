@@ -87,7 +87,7 @@ export class EmailSender {
   }
 
   private count(counts: Record<string, number>): void {
-    this.deps.counters?.add(counts).catch(() => {}) // Redis away: a metric is lost, never a mail
+    this.deps.counters?.add(counts)
   }
 
   async process(job: Pick<Job<EmailJob>, 'data' | 'attemptsMade' | 'opts'> & { attemptsStarted?: number }): Promise<Record<string, number>> {

@@ -23,7 +23,8 @@ export async function startEmailDelivery(deps: ChannelWorkerDeps): Promise<Runni
   const { config, pool, logger, connection } = deps
   const queue = createEmailQueue(connection, config.queuePrefix)
   const transport = createMailTransport(config)
-  const sender = new EmailSender({ config, pool, transport, queue, logger, counters: emailCounters(connection, config.queuePrefix) })
+  const counters = emailCounters(connection, config.queuePrefix)
+  const sender = new EmailSender({ config, pool, transport, queue, logger, counters })
   const limiter = limiterFor(config.email.maxPerSecond)
   const backoff = scheduleBackoff(config.email.retryScheduleSeconds)
   const worker = new Worker<EmailJob>(EMAIL_QUEUE, (job) => sender.process(job), {
@@ -38,6 +39,7 @@ export async function startEmailDelivery(deps: ChannelWorkerDeps): Promise<Runni
     channel,
     async close() {
       await worker.close()
+      await counters.flush()
       await queue.close()
       transport.close()
     },

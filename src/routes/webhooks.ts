@@ -46,12 +46,12 @@ export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Re
     allowPrivateNetworks: config.webhook.allowPrivateNetworks, timeoutMs: config.webhook.timeoutMs,
     userAgent: `UrgentAppeals-Webhooks/${VERSION}`, connectionsPerOrigin: 4,
   })
-  const deliverer = new WebhookDeliverer({
-    config, pool, client, queue, logger: fastify.log, metrics: new AttemptMetrics(redis, config.queuePrefix),
-  })
+  const metrics = new AttemptMetrics(redis, config.queuePrefix)
+  const deliverer = new WebhookDeliverer({ config, pool, client, queue, logger: fastify.log, metrics })
   const webhooks = new WebhookService({ pool, config, queue, deliverer, logger: fastify.log })
   registerWebhookMetrics(fastify.metrics, fastify.refreshedGauges, { db: pool, redis, prefix: config.queuePrefix, queue })
   fastify.addHook('onClose', async () => {
+    await metrics.flush()
     await client.close()
     await created?.close()
   })

@@ -279,7 +279,6 @@ export class WebhookDeliverer {
     }
     const results = items.flatMap((i) => (i.result ? [i.result] : []))
     this.deps.metrics?.record(results, items.map((i) => i.outcome.status))
-      .catch((err: unknown) => logger.debug({ err }, 'webhook metrics not recorded'))
     if (transitions.length > 0) {
       for (const t of transitions) {
         logger.info({ endpointId: t.id, reason: t.reason }, t.disabled ? 'webhook endpoint disabled' : 'webhook endpoint recovered')

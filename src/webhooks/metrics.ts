@@ -17,7 +17,7 @@ export const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 
 
 const webhookCounters = (redis: Redis, prefix: string) => new ClusterCounters(redis, `${prefix}:webhook:metrics`)
 
-/** Worker side: one pipeline per batch of attempts and outcomes. */
+/** Worker side: counts each batch of attempts and outcomes (written to Redis every half second). */
 export class AttemptMetrics {
   private readonly counters: ClusterCounters
 
@@ -26,7 +26,7 @@ export class AttemptMetrics {
   }
 
   /** A batch: its attempts (latency, outcome) and what became of its deliveries (`delivered`, `retrying`, `cancelled`…). */
-  async record(results: readonly AttemptResult[], deliveryStatuses: readonly string[] = []): Promise<void> {
+  record(results: readonly AttemptResult[], deliveryStatuses: readonly string[] = []): void {
     const fields: Record<string, number> = { ...tally(deliveryStatuses, 'd:') }
     const bump = (field: string) => { fields[field] = (fields[field] ?? 0) + 1 }
     let sumMs = 0
@@ -36,8 +36,11 @@ export class AttemptMetrics {
       bump(`o:${r.ok ? 'delivered' : r.errorClass ?? 'unknown'}`)
       sumMs += r.durationMs
     }
-    await this.counters.add({ ...fields, count: results.length, sum_ms: sumMs })
+    this.counters.add({ ...fields, count: results.length, sum_ms: sumMs })
   }
+
+  /** Writes what is still counted only here (at shutdown). */
+  flush(): Promise<void> { return this.counters.flush() }
 }
 
 export interface WebhookMetricsSources {

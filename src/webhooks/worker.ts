@@ -33,8 +33,9 @@ export async function startWebhookDelivery(deps: ChannelWorkerDeps): Promise<Run
   const emailQueue = createEmailQueue(connection, config.queuePrefix)
   const retrySchedule = config.email.retryScheduleSeconds
   const warnNotQueued = (err: unknown) => { logger.warn({ err }, 'webhook notices not queued; the reconciler will'); return 0 }
+  const metrics = new AttemptMetrics(connection, config.queuePrefix)
   const deliverer = new WebhookDeliverer({
-    config, pool, client, queue: () => queue, logger, metrics: new AttemptMetrics(connection, config.queuePrefix),
+    config, pool, client, queue: () => queue, logger, metrics,
     onTransitions: (transitions) => {
       queueNotices(emailQueue, transitions.map((t) => ({ endpointId: t.id, kind: t.disabled ? 'disabled' as const : 'recovered' as const })), retrySchedule)
         .catch(warnNotQueued)
@@ -50,6 +51,7 @@ export async function startWebhookDelivery(deps: ChannelWorkerDeps): Promise<Run
     channel,
     async close() {
       await worker.close()
+      await metrics.flush()
       await queue.close()
       await emailQueue.close()
       await client.close()
