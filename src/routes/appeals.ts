@@ -13,7 +13,8 @@ import {
 import { IdParams, problems } from '../schemas/common.js'
 import { isStaff } from '../plugins/auth.js'
 import { canonicalJson } from '../lib/canonical-json.js'
-import type { CachedRead, PublicReadCache } from '../services/public-read-cache.js'
+import type { PublicReadCache } from '../services/public-read-cache.js'
+import { sendPublicRead } from './public-read.js'
 
 const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'ETag of the version you edited; required for published appeals' })),
@@ -31,28 +32,6 @@ const optionalAuth: Record<string, string[]>[] = [{}, { apiKey: [] }]
 function withEtag(reply: FastifyReply, appeal: Appeal): Appeal {
   void reply.header('etag', etagOf(appeal.version))
   return appeal
-}
-
-// What Fastify sets for a serialised JSON body; a cached string sent with it skips serialisation.
-const JSON_TYPE = 'application/json; charset=utf-8'
-
-/**
- * A public read (no key, or a partner's: both see published and closed
- * appeals only) from the cache, or loaded, serialised with the route's
- * response schema exactly as Fastify would, and stored. Staff bypass it.
- */
-async function publicRead(
-  cache: PublicReadCache, key: string, reply: FastifyReply, load: () => Promise<{ value: unknown; etag?: string }>,
-): Promise<FastifyReply> {
-  let hit: CachedRead | undefined = cache.get(key)
-  if (hit === undefined) {
-    const token = cache.begin() // before the query: a change committed meanwhile keeps the result out
-    const { value, etag } = await load()
-    hit = etag === undefined ? { body: reply.serialize(value) as string } : { body: reply.serialize(value) as string, etag }
-    cache.set(key, token, hit)
-  }
-  if (hit.etag !== undefined) void reply.header('etag', hit.etag)
-  return reply.type(JSON_TYPE).send(hit.body)
 }
 
 export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: AppealService; readCache?: PublicReadCache | null }) {
@@ -96,8 +75,9 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     },
   }, async (request, reply) => {
     if (cache === null || isStaff(request.actor)) return appeals.list(request.actor, request.query)
-    return publicRead(cache, `list ${canonicalJson(request.query)}`, reply,
-      async () => ({ value: await appeals.list(request.actor, request.query) }))
+    // A public read (no key, or a partner's: both see published and closed appeals only), serialised with the route's schema.
+    return sendPublicRead(request, reply, cache, `list ${canonicalJson(request.query)}`,
+      async () => ({ body: reply.serialize(await appeals.list(request.actor, request.query)) as string }))
   })
 
   app.get('/appeals/:id', {
@@ -109,9 +89,9 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     },
   }, async (request, reply) => {
     if (cache === null || isStaff(request.actor)) return withEtag(reply, await appeals.get(request.actor, request.params.id))
-    return publicRead(cache, `one ${request.params.id}`, reply, async () => {
+    return sendPublicRead(request, reply, cache, `one ${request.params.id}`, async () => {
       const appeal = await appeals.get(request.actor, request.params.id)
-      return { value: appeal, etag: etagOf(appeal.version) }
+      return { body: reply.serialize(appeal) as string, etag: etagOf(appeal.version) }
     })
   })
 

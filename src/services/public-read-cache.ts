@@ -1,6 +1,6 @@
-// Owns the in-process cache of public appeal reads (GET /v1/appeals and
-// /v1/appeals/{id} without a staff key): the response body as the JSON
-// string already serialised, with its ETag.
+// Owns the in-process cache of public reads (GET /v1/appeals and
+// /v1/appeals/{id} without a staff key, and the public pages and feeds):
+// the response body as the string already rendered, with its validators.
 //
 // It can never answer with content older than a committed change that this
 // process has heard of, and it only answers while it is sure to hear:
@@ -22,7 +22,11 @@ export const APPEALS_CHANGED_CHANNEL = 'ua_appeals_changed'
 
 export interface CachedRead {
   body: string
+  /** Content-Type, when not JSON. */
+  type?: string
   etag?: string
+  /** HTTP date of the last change the body shows. */
+  lastModified?: string
 }
 
 /** What a read remembers before it goes to Postgres; null when the result must not be stored. */
