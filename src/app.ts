@@ -22,6 +22,8 @@ import { eventRoutes } from './routes/events.js'
 import { administrationRoutes } from './routes/administration.js'
 import { supporters } from './routes/supporters.js'
 import { webhookRoutes } from './routes/webhooks.js'
+import { feedRoutes } from './routes/feeds.js'
+import { FeedService } from './feeds/service.js'
 import { AppealService } from './services/appeals.js'
 import { PublicReadCache } from './services/public-read-cache.js'
 import { VERSION } from './version.js'
@@ -99,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onClose', async () => { await readCache.close() })
   }
   await app.register(appealRoutes, { prefix: '/v1', appeals: new AppealService(deps.pool), readCache })
+  await app.register(feedRoutes, { feeds: new FeedService(deps.pool, deps.config.publicBaseUrl), readCache })
   await app.register(eventRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis })

@@ -84,6 +84,22 @@ export async function listAppeals(db: Queryable, v: Visibility, q: ListAppealsQu
   return rows
 }
 
+/** The feeds: published and closed appeals, the most recently changed first, with the public list's filters. */
+export async function listPublicByChange(
+  db: Queryable, q: Pick<ListAppealsQuery, 'status' | 'country' | 'theme' | 'urgency'>, limit: number,
+): Promise<AppealRow[]> {
+  const { rows } = await db.query<AppealRow>(
+    `${SELECT}
+      WHERE (${visibleTo(2)})
+        AND ($4::text IS NULL OR a.status = $4)
+        AND ($5::text IS NULL OR a.countries @> ARRAY[$5::text])
+        AND ($6::text IS NULL OR a.themes @> ARRAY[$6::text])
+        AND ($7::text IS NULL OR a.urgency = $7)
+      ORDER BY a.updated_at DESC, a.seq DESC LIMIT $1`,
+    [limit, ...visibilityParams({ kind: 'public' }), q.status ?? null, q.country ?? null, q.theme ?? null, q.urgency ?? null])
+  return rows
+}
+
 /** Columns an editor can write, mapped from API names. */
 const WRITABLE: Record<string, { column: string; json?: boolean; cast?: string }> = {
   reference: { column: 'reference' },
