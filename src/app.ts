@@ -14,6 +14,7 @@ import { auth } from './plugins/auth.js'
 import { idempotency } from './plugins/idempotency.js'
 import { publicRateLimit } from './plugins/public-rate-limit.js'
 import { securityHeaders } from './plugins/security-headers.js'
+import { publicCors } from './plugins/public-cors.js'
 import { metrics, createRegistry } from './plugins/metrics.js'
 import { openapi } from './plugins/openapi.js'
 import { healthRoutes } from './routes/health.js'
@@ -24,6 +25,8 @@ import { supporters } from './routes/supporters.js'
 import { webhookRoutes } from './routes/webhooks.js'
 import { feedRoutes } from './routes/feeds.js'
 import { FeedService } from './feeds/service.js'
+import { actionRoutes, publicActionRoutes } from './routes/actions.js'
+import { ActionService } from './services/actions.js'
 import { AppealService } from './services/appeals.js'
 import { PublicReadCache } from './services/public-read-cache.js'
 import { VERSION } from './version.js'
@@ -84,6 +87,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   })
+  // Before any route: each route declared after it is CORS-open or says it is not.
+  await app.register(publicCors, { origins: deps.config.publicCorsOrigins })
   await app.register(metrics, { registry: deps.registry ?? createRegistry(), token: deps.config.metricsToken, ...(deps.gaugeRefreshMs === undefined ? {} : { gaugeRefreshMs: deps.gaugeRefreshMs }) })
   await app.register(openapi, { version: VERSION, publicBaseUrl: deps.config.publicBaseUrl })
   await app.register(auth, { pool: deps.pool })
@@ -101,6 +106,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onClose', async () => { await readCache.close() })
   }
   await app.register(appealRoutes, { prefix: '/v1', appeals: new AppealService(deps.pool), readCache })
+  const actions = new ActionService(deps.pool)
+  await app.register(publicActionRoutes, { actions, basePath: new URL(deps.config.publicBaseUrl).pathname.replace(/\/+$/, '') })
+  await app.register(actionRoutes, { prefix: '/v1', actions })
   await app.register(feedRoutes, { feeds: new FeedService(deps.pool, deps.config.publicBaseUrl), readCache })
   await app.register(eventRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })

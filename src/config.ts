@@ -36,6 +36,7 @@ export const EnvSchema = Type.Object({
   PUBLIC_RATE_LIMIT: Digits('requests per minute per client address on public endpoints', '60'),
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false', description: 'reverse proxies trusted for the client address: false, or a comma list of addresses/CIDRs' }),
   METRICS_TOKEN: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._~+/-]{32,512}=*$', description: 'bearer token that GET /metrics requires' })),
+  PUBLIC_CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^[^,]+(,[^,]+)*$', description: 'origins whose pages may call the public JSON endpoints from a browser' })),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -77,6 +78,12 @@ export interface Config {
   trustProxy: false | string[]
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; when null, loopback only. */
   metricsToken: string | null
+  /**
+   * Origins (`https://ngo.example`, as browsers send them in `Origin`) whose
+   * pages may call POST /v1/subscriptions and the public GET /v1/appeals
+   * reads (plugins/public-cors.ts). Empty: no CORS at all.
+   */
+  publicCorsOrigins: string[]
   /** BullMQ key prefix; the hash tag keeps every queue key in one Redis Cluster slot. */
   queuePrefix: string
   /** How often the worker sweeps Postgres for undispatched events and due embargoes. */
@@ -118,6 +125,8 @@ const EXPECTED: Record<keyof Env, string> = {
   TRUST_PROXY: 'must be false or a comma list of the proxies\' addresses or CIDRs (e.g. 10.0.0.2,172.16.0.0/12; or loopback, linklocal, uniquelocal); '
     + 'not true or a hop count, which would let a client that reaches the service directly forge its address',
   METRICS_TOKEN: 'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. `openssl rand -base64 32`)',
+  PUBLIC_CORS_ORIGINS: 'must be a comma list of origins, each http(s)://host[:port] with no path, e.g. https://ngo.example,https://www.ngo.example '
+    + '(not *: every origin allowed is named)',
 }
 
 const schedule = (s: string) => s.split(',').map((n) => Number(n.trim()))
@@ -141,6 +150,23 @@ function parseTrustProxy(value: string): false | string[] | undefined {
     return undefined
   }
   return entries
+}
+
+/**
+ * PUBLIC_CORS_ORIGINS as the origins browsers send (scheme, lower-case host,
+ * port only when not the default), or undefined when an entry is not an
+ * origin: a path, query, fragment, credentials, `*` or `null` are refused,
+ * so that what is allowed is exactly what the operator named.
+ */
+export function parsePublicCorsOrigins(value: string): string[] | undefined {
+  const origins: string[] = []
+  for (const entry of value.split(',').map((e) => e.trim())) {
+    if (!/^https?:\/\/[^/?#\s@*]+\/?$/i.test(entry) || !URL.canParse(entry)) return undefined
+    const url = new URL(entry)
+    if (url.username !== '' || url.password !== '' || url.hostname === '') return undefined
+    if (!origins.includes(url.origin)) origins.push(url.origin)
+  }
+  return origins
 }
 
 function deepFreeze<T>(value: T): T {
@@ -187,6 +213,8 @@ export function loadConfig(
   if (!(Number(e.WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION) >= 1)) bad('WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION')
   const trustProxy = parseTrustProxy(e.TRUST_PROXY)
   if (trustProxy === undefined) bad('TRUST_PROXY')
+  const corsOrigins = e.PUBLIC_CORS_ORIGINS === undefined ? [] : parsePublicCorsOrigins(e.PUBLIC_CORS_ORIGINS)
+  if (corsOrigins === undefined) bad('PUBLIC_CORS_ORIGINS')
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'PUBLIC_BASE_URL'] as const) {
     if (e[name] !== undefined && !URL.canParse(e[name]!)) bad(name)
   }
@@ -232,6 +260,7 @@ export function loadConfig(
     publicRateLimitPerMinute: Number(e.PUBLIC_RATE_LIMIT),
     trustProxy: trustProxy ?? false,
     metricsToken: e.METRICS_TOKEN ?? null,
+    publicCorsOrigins: corsOrigins ?? [],
     queuePrefix: '{ua}',
     sweepIntervalMs: 1000,
   })

@@ -127,7 +127,7 @@ t.test('appeal authorization', async (t) => {
   t.test('delivery progress: editors only, zero counts before any fan-out', async (t) => {
     const res = await ctx.request('editor', 'GET', `/v1/appeals/${published.id}/deliveries`)
     t.same(expectStatus(t, res, 200), {
-      appealId: published.id, channels: { email: {}, webhook: {} }, total: 0, pending: 0, ratePerSecond: null, eta: null,
+      appealId: published.id, channels: { email: {}, webhook: {} }, total: 0, pending: 0, ratePerSecond: null, eta: null, actionsTaken: 0,
     })
     t.equal(expectStatus(t, await ctx.request('editor', 'GET', `/v1/appeals/${draft.id}/deliveries`), 200).total, 0)
     expectProblem(t, await ctx.request('partner', 'GET', `/v1/appeals/${published.id}/deliveries`), 403, 'forbidden')

@@ -253,7 +253,7 @@ t.test('delivery progress counts per channel and status, with an ETA while sendi
 
   await insert('email', 'pending', 3, 0)
   let progress = expectStatus(t, await ctx.request('editor', 'GET', url), 200)
-  t.same(progress, { appealId: appeal.id, channels: { email: { pending: 3 }, webhook: {} }, total: 3, pending: 3, ratePerSecond: null, eta: null },
+  t.same(progress, { appealId: appeal.id, channels: { email: { pending: 3 }, webhook: {} }, total: 3, pending: 3, ratePerSecond: null, eta: null, actionsTaken: 0 },
     'nothing sent yet: no rate, no ETA')
 
   await insert('email', 'delivered', 2, 1)

@@ -42,6 +42,7 @@ const CONTRACT_DEFAULTS: Record<string, string | undefined> = {
   PUBLIC_RATE_LIMIT: '60',
   TRUST_PROXY: 'false',
   METRICS_TOKEN: undefined,
+  PUBLIC_CORS_ORIGINS: undefined,
   // Not in the contract's table: a limit the contract leaves to us (issue 9), documented in the README.
   WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '25',
 }
@@ -75,6 +76,7 @@ t.test('an empty environment yields every documented default', async (t) => {
     publicRateLimitPerMinute: 60,
     trustProxy: false,
     metricsToken: null,
+    publicCorsOrigins: [],
     queuePrefix: '{ua}',
     sweepIntervalMs: 1000,
   })
@@ -129,6 +131,19 @@ t.test('WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION is at least 1; METRICS_TOKEN is l
       'refused, and the value is not echoed')
   }
   t.equal(loadConfig({ METRICS_TOKEN: randomBytes(32).toString('base64') }).metricsToken?.length, 44, 'openssl rand -base64 32 fits')
+})
+
+t.test('PUBLIC_CORS_ORIGINS: origins as browsers send them; paths, wildcards and other schemes are refused at start', async (t) => {
+  t.same(loadConfig({ PUBLIC_CORS_ORIGINS: 'https://ngo.example' }).publicCorsOrigins, ['https://ngo.example'])
+  t.same(loadConfig({ PUBLIC_CORS_ORIGINS: 'https://NGO.example:443/, http://localhost:8080,https://ngo.example' }).publicCorsOrigins,
+    ['https://ngo.example', 'http://localhost:8080'], 'lower-case host, default port and trailing slash dropped, each once: what Origin carries')
+  t.same(loadConfig({ PUBLIC_CORS_ORIGINS: 'https://bücher.example' }).publicCorsOrigins, ['https://xn--bcher-kva.example'], 'an IDN as its ASCII form')
+  for (const value of ['*', 'null', 'ngo.example', 'https://ngo.example/signup', 'https://ngo.example?x=1', 'https://ngo.example#top',
+    'ftp://ngo.example', 'https://user:pw@ngo.example', 'https://ngo.example,', 'https://ngo.example:99999', 'https://*.ngo.example']) {
+    t.same(configError({ PUBLIC_CORS_ORIGINS: value }).problems,
+      [`PUBLIC_CORS_ORIGINS: must be a comma list of origins, each http(s)://host[:port] with no path, e.g. https://ngo.example,https://www.ngo.example (not *: every origin allowed is named) (got ${JSON.stringify(value)})`],
+      `${JSON.stringify(value)} is refused, naming what is expected`)
+  }
 })
 
 t.test('only the environment passed in is read', async (t) => {

@@ -4,9 +4,11 @@
 //   endpoint — supporter routes and pages, public appeal reads — shares one
 //   Redis-backed budget per client address (request.ip: the socket's peer,
 //   or the client a trusted proxy names, TRUST_PROXY). An API key lifts it
-//   on public reads but never on the supporter endpoints: a key must not
-//   turn subscribe or the token routes into an unmetered channel. The ops
-//   endpoints are not counted;
+//   on public reads but never on the supporter endpoints, nor on the "I
+//   took action" button: a key must not turn subscribe or the token routes
+//   into an unmetered channel, or the public count into one a key holder
+//   inflates at will (organisations report theirs with POST
+//   /v1/appeals/{id}/actions instead). The ops endpoints are not counted;
 // - per-organisation limits on partner actions that make the service send or
 //   re-queue work (`organisationLimit`), which count keyed callers too.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -20,6 +22,8 @@ import { WriteBehindRateStore } from './write-behind-rate-store.js'
 const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']
 /** Supporter endpoints (contract §6, and the hosted signup form of §8): every request counts, keyed or not. */
 const SUPPORTER_ROUTES = ['/v1/subscriptions', '/subscriptions', '/subscribe']
+/** Single routes counted the same way (exactly these, not what lies under them). */
+const ALWAYS_COUNTED_ROUTES = ['/appeals/:id/actions']
 
 const under = (url: string, prefixes: readonly string[]) =>
   prefixes.some((p) => url === p || url.startsWith(`${p}/`))
@@ -104,7 +108,7 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
     if (route.config?.rateLimit !== undefined) return
     if (under(route.url, OPS_ROUTES)) {
       route.config = { ...route.config, rateLimit: false }
-    } else if (under(route.url, SUPPORTER_ROUTES)) {
+    } else if (under(route.url, SUPPORTER_ROUTES) || ALWAYS_COUNTED_ROUTES.includes(route.url)) {
       const everyone: WithBudget = { allowList: [], [BUDGET]: 'public' }
       route.config = { ...route.config, rateLimit: everyone }
     }

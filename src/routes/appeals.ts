@@ -6,7 +6,7 @@ import { Type } from 'typebox'
 import type { AppealService } from '../services/appeals.js'
 import { etagOf } from '../services/appeals.js'
 import {
-  AppealPageSchema, AppealSchema, CloseAppealSchema, CreateAppealSchema, DeliveryProgressSchema, FollowUpSchema,
+  AppealPageSchema, AppealReadSchema, AppealSchema, CloseAppealSchema, CreateAppealSchema, DeliveryProgressSchema, FollowUpSchema,
   ListAppealsQuery, PatchAppealSchema, TranslationInputSchema, TranslationParams, WithdrawAppealSchema,
   type Appeal,
 } from '../schemas/appeal.js'
@@ -19,7 +19,7 @@ import { sendPublicRead } from './public-read.js'
 const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'ETag of the version you edited; required for published appeals' })),
 })
-const IdempotencyHeaders = Type.Object({
+export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
     maxLength: 255,
     description: '1–255 visible ASCII characters, scoped to your API key. A retry within 24 h returns the first successful response (header `idempotent-replayed: true`); a failed request is not remembered, so it can be retried with the same key once its cause is fixed',
@@ -69,7 +69,7 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
   app.get('/appeals', {
     schema: {
       operationId: 'listAppeals', summary: 'List appeals, newest first', tags: ['appeals'], security: optionalAuth,
-      description: 'Without a key: published and closed appeals. Editors also see their organisation\'s drafts and withdrawn appeals; admins see all. `q` is full-text search.',
+      description: 'Without a key: published and closed appeals. Editors also see their organisation\'s drafts and withdrawn appeals; admins see all. `q` is full-text search. Staff see `actionsTaken` on their own organisation\'s appeals (admins on all).',
       querystring: ListAppealsQuery,
       response: { 200: AppealPageSchema, ...problems(400, 401) },
     },
@@ -83,9 +83,9 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
   app.get('/appeals/:id', {
     schema: {
       operationId: 'getAppeal', summary: 'Get one appeal', tags: ['appeals'], security: optionalAuth,
-      description: 'Drafts and withdrawn appeals are visible to their organisation\'s staff only (404 otherwise).',
+      description: 'Drafts and withdrawn appeals are visible to their organisation\'s staff only (404 otherwise). Staff of the owning organisation (and admins) also see `actionsTaken`.',
       params: IdParams,
-      response: { 200: AppealSchema, ...problems(400, 401, 404) },
+      response: { 200: AppealReadSchema, ...problems(400, 401, 404) },
     },
   }, async (request, reply) => {
     if (cache === null || isStaff(request.actor)) return withEtag(reply, await appeals.get(request.actor, request.params.id))

@@ -163,7 +163,22 @@ export const AppealSchema = Type.Object({
 }, { title: 'Appeal' })
 export type Appeal = Static<typeof AppealSchema>
 
-export const AppealPageSchema = Page(AppealSchema, 'AppealPage')
+/**
+ * An appeal as the reads answer it (GET one, lists): the public
+ * representation, plus for staff of the owning organisation (and admins)
+ * its "I took action" count. Events, webhooks and public reads carry
+ * `Appeal` only.
+ */
+export const AppealReadSchema = Type.Object({
+  ...AppealSchema.properties,
+  actionsTaken: Type.Optional(Type.Integer({
+    minimum: 0,
+    description: 'response only; "I took action" count — the public button and the organisations\' reports (`POST /v1/appeals/{id}/actions`). Present for staff of the owning organisation and admins; never in public reads, events or webhooks',
+  })),
+}, { title: 'AppealRead', description: 'An appeal as reads answer it: `Appeal`, and `actionsTaken` for its own organisation\'s staff' })
+export type AppealRead = Static<typeof AppealReadSchema>
+
+export const AppealPageSchema = Page(AppealReadSchema, 'AppealPage')
 
 export const ListAppealsQuery = Type.Object({
   ...PageQuery,
@@ -194,5 +209,6 @@ export const DeliveryProgressSchema = Type.Object({
   pending: Type.Integer(),
   ratePerSecond: Type.Union([Type.Number(), Type.Null()], { description: 'completions per second over the last minute' }),
   eta: Type.Union([Timestamp, Type.Null()], { description: 'expected completion while sending' }),
+  actionsTaken: Type.Integer({ minimum: 0, description: '"I took action" count so far; per day and source: `GET /v1/appeals/{id}/actions`' }),
 }, { title: 'DeliveryProgress' })
 export type DeliveryProgress = Static<typeof DeliveryProgressSchema>

@@ -14,10 +14,11 @@ import { decodeCursor, toPage } from '../lib/cursor.js'
 import * as repo from '../repositories/appeals.js'
 import type { AppealRow, Visibility } from '../repositories/appeals.js'
 import { redactAppealEvents } from '../repositories/events.js'
+import { actionsTaken, actionsTakenOf } from '../repositories/actions.js'
 import { recordAudit } from '../repositories/audit-log.js'
 import { appendEvent } from './events.js'
 import type {
-  Appeal, CloseAppeal, CreateAppeal, DeliveryProgress, FollowUp, ListAppealsQuery, PatchAppeal, TranslationInput,
+  Appeal, AppealRead, CloseAppeal, CreateAppeal, DeliveryProgress, FollowUp, ListAppealsQuery, PatchAppeal, TranslationInput,
 } from '../schemas/appeal.js'
 
 /** Changes to these fields of a published appeal are news for partners and supporters. */
@@ -149,18 +150,32 @@ export class AppealService {
     }
   }
 
-  async get(actor: Actor | null, id: string): Promise<Appeal> {
-    const row = await repo.findAppeal(this.pool, id, visibilityFor(actor))
+  async get(actor: Actor | null, id: string): Promise<AppealRead> {
+    const visibility = visibilityFor(actor)
+    const row = await repo.findAppeal(this.pool, id, visibility)
     if (!row) throw notFound('This appeal')
-    return toApi(row)
+    return (await this.withActionsTaken(visibility, [toApi(row)]))[0]!
   }
 
-  async list(actor: Actor | null, query: ListAppealsQuery): Promise<{ items: Appeal[]; nextCursor: string | null }> {
+  async list(actor: Actor | null, query: ListAppealsQuery): Promise<{ items: AppealRead[]; nextCursor: string | null }> {
     const limit = query.limit ?? 20
     const filters = checkListQuery(query)
-    const rows = await repo.listAppeals(this.pool, visibilityFor(actor), { ...filters, limit }, decodeCursor(query.cursor))
+    const visibility = visibilityFor(actor)
+    const rows = await repo.listAppeals(this.pool, visibility, { ...filters, limit }, decodeCursor(query.cursor))
     const page = toPage(rows, limit, (r) => r.seq)
-    return { items: page.items.map(toApi), nextCursor: page.nextCursor }
+    return { items: await this.withActionsTaken(visibility, page.items.map(toApi)), nextCursor: page.nextCursor }
+  }
+
+  /**
+   * Reads only: staff see the "I took action" count of their own
+   * organisation's appeals (admins of all), scoped in SQL; public reads
+   * (and partners) never. Changes, and so events, carry the public
+   * representation alone.
+   */
+  private async withActionsTaken(visibility: Visibility, appeals: Appeal[]): Promise<AppealRead[]> {
+    const counts = await actionsTakenOf(this.pool, appeals.map((a) => a.id), visibility)
+    if (counts.size === 0) return appeals
+    return appeals.map((a) => (counts.has(a.id) ? { ...a, actionsTaken: counts.get(a.id)! } : a))
   }
 
   /** Loads the appeal the editor may change, locked for the rest of the transaction. */
@@ -326,7 +341,7 @@ export class AppealService {
     // Fan-out progress is the owning organisation's business, like editing.
     const row = await repo.findAppeal(this.pool, id, visibilityFor(actor))
     if (!row || (actor.role !== 'admin' && row.organisationId !== actor.organisationId)) throw notFound('This appeal')
-    const { counts, completedLastMinute } = await repo.deliveryCounts(this.pool, id)
+    const [{ counts, completedLastMinute }, actions] = await Promise.all([repo.deliveryCounts(this.pool, id), actionsTaken(this.pool, id)])
     const channels: DeliveryProgress['channels'] = { email: {}, webhook: {} }
     let total = 0
     let pending = 0
@@ -337,6 +352,6 @@ export class AppealService {
     }
     const ratePerSecond = completedLastMinute > 0 ? completedLastMinute / 60 : null
     const eta = pending > 0 && ratePerSecond ? new Date(Date.now() + (pending / ratePerSecond) * 1000).toISOString() : null
-    return { appealId: id, channels, total, pending, ratePerSecond, eta }
+    return { appealId: id, channels, total, pending, ratePerSecond, eta, actionsTaken: actions }
   }
 }
