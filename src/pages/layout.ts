@@ -45,6 +45,52 @@ details.region>div{padding:.25rem .75rem .5rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
 dt{font-weight:600}
 dd{margin:0;min-width:0}
+[hidden]{display:none!important}
+.skip{position:absolute;left:-9999px;top:.5rem}
+.skip:focus{left:.5rem;z-index:1;background:var(--bg);padding:.5rem 1rem}
+header.site{display:flex;flex-wrap:wrap;align-items:center;gap:0 1rem;padding-top:.5rem;padding-bottom:.5rem}
+header.site .brand{color:var(--fg);text-decoration:none;font-size:1.15rem;margin-right:auto;display:inline-flex;align-items:center;min-height:44px}
+header.site ul{display:flex;flex-wrap:wrap;list-style:none;margin:0;padding:0}
+header.site nav a{display:inline-flex;align-items:center;min-height:44px;padding:0 .45rem;font-weight:600}
+header.site nav a[aria-current]{text-decoration-thickness:3px;text-underline-offset:4px}
+header.site nav a:not([aria-current]){text-decoration:none}
+.langs{width:100%;font-size:.95rem}
+.langs a{font-weight:400!important}
+.lead{font-size:1.15rem}
+.meta{color:var(--muted);margin:.25rem 0}
+.badge{display:inline-block;padding:0 .45rem;border-radius:4px;font-size:.875rem;font-weight:700;border:2px solid var(--accent);color:var(--accent)}
+.badge-critical{background:var(--accent);color:var(--on-accent)}
+.badge-normal{border-color:var(--muted);color:var(--fg)}
+ul.cards,ul.targets{list-style:none;padding:0}
+.card{border-top:1px solid var(--line);padding:.5rem 0 .75rem}
+.card h2,.card h3{font-size:1.2rem;line-height:1.3;margin:.25rem 0}
+.action{border:2px solid var(--accent);border-radius:8px;padding:0 1rem 1rem;margin:1.5rem 0}
+.action>h2{margin-top:1rem}
+h3{font-size:1.1rem;margin:1.5rem 0 .5rem}
+.target{border-top:1px solid var(--line);margin-top:1rem}
+.target h4{font-size:1.1rem;margin:.75rem 0 0}
+.target h5{font-size:1rem;margin:1rem 0 .25rem}
+.address{white-space:pre-line}
+.letter{white-space:pre-wrap;border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;background:color-mix(in srgb,var(--fg) 5%,var(--bg))}
+.actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0 0}
+.actions .button{max-width:100%}
+label.stacked{display:block;font-weight:600;padding:.2rem 0}
+input[type=email]{font:inherit;width:100%;max-width:28rem;min-height:44px;padding:.5rem;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:4px}
+[aria-invalid=true]{border:2px solid var(--accent)!important}
+.field-error{color:var(--accent);font-weight:600;margin:.25rem 0}
+.notice.error h2{margin:.25rem 0}
+.signup{border-top:4px solid var(--accent);margin-top:2.5rem}
+.filters legend{font-size:1.1rem}
+.filter-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:0 1rem}
+.filter-grid p{margin:.25rem 0 .75rem}
+.filter-grid select{width:100%}
+.pages ul{display:flex;flex-wrap:wrap;gap:1rem;list-style:none;padding:0}
+.pages a{display:inline-flex;align-items:center;min-height:44px}
+.updates{padding-left:1.25rem}
+.updates h3{margin-top:1rem}
+.prose h3,.prose h4{font-size:1.05rem}
+.outcome h2{margin:.5rem 0}
+@media (max-width:30rem){dl.facts,.target dl{grid-template-columns:1fr;gap:0}dl.facts dd,.target dd{margin-bottom:.5rem}}
 `
 const trustedStyle = trusted(STYLE)
 

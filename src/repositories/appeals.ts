@@ -54,6 +54,17 @@ export async function findAppeal(db: Queryable, id: string, v: Visibility, opts:
 }
 
 /**
+ * Whether an appeal the public cannot read was public once and has been
+ * withdrawn: a page answers 410 rather than 404 (a withdrawn draft was
+ * never public, so it stays unknown). Says nothing else about it.
+ */
+export async function wasWithdrawnFromPublic(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM appeals WHERE id = $1 AND status = 'withdrawn' AND published_at IS NOT NULL`, [id])
+  return (rowCount ?? 0) > 0
+}
+
+/**
  * Full-text match of `$10` against one language version (`a` or `t`): in its
  * language's configuration, or — when that leaves nothing to search (only
  * stop words) — word for word. One query per version, never an OR of both,

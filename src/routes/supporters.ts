@@ -1,7 +1,8 @@
 // Composes the supporter side of the API: the subscription service with
 // its producer of confirmation mails (the `email` queue), the keyless
-// supporter routes and pages, the staff subscriber routes, and the email
-// gauges on /metrics. One registration in app.ts.
+// supporter routes and pages, the public site (whose signup uses the same
+// service), the staff subscriber routes, and the email gauges on /metrics.
+// One registration in app.ts.
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
@@ -12,6 +13,7 @@ import { confirmationJob, createEmailQueue, type EmailJob } from '../email/queue
 import { registerEmailMetrics } from '../email/metrics.js'
 import { supporterRoutes } from './subscriptions.js'
 import { subscriberRoutes } from './subscribers.js'
+import { publicPageRoutes } from './pages.js'
 
 export async function supporters(app: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis }) {
   const { config, pool, redis } = opts
@@ -39,6 +41,8 @@ export async function supporters(app: FastifyInstance, opts: { config: Readonly<
   })
   registerEmailMetrics(app.metrics, app.refreshedGauges, { pool, redis, prefix: config.queuePrefix, queue: emailQueue })
   await app.register(supporterRoutes, { config, pool, redis, subscriptions })
+  // The public site: its signup form subscribes through this same service.
+  await app.register(publicPageRoutes, { config, pool, subscriptions, readCache: app.publicReadCache })
   await app.register(subscriberRoutes, { prefix: '/v1', subscriptions })
 }
 

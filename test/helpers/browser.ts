@@ -80,10 +80,28 @@ export async function launchBrowser(t: Tap): Promise<TestBrowser> {
         serviceWorkers: 'block',
       })
       context.setDefaultTimeout(15_000)
-      return context.newPage()
+      const page = await context.newPage()
+      if (options.javaScriptEnabled === false) scriptless.add(page)
+      return page
     },
     close,
   }
+}
+
+// Pages opened with JavaScript off. axe-core cannot run in them (its
+// timers never fire there), so checkVariants checks a twin: the same
+// document, served at the same URL to a page with scripts on.
+const scriptless = new WeakSet<Page>()
+
+async function scriptedTwin(page: Page): Promise<Page> {
+  // Its scripts stay out: the twin shows what the scriptless page shows.
+  const html = (await page.content()).replace(/<script\b[\s\S]*?<\/script>/gi, '')
+  const context = await page.context().browser()!.newContext({ serviceWorkers: 'block' })
+  const twin = await context.newPage()
+  const url = page.url()
+  await twin.route((u) => u.href === url, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }))
+  await twin.goto(url)
+  return twin
 }
 
 
@@ -146,10 +164,10 @@ export async function applyVariant(page: Page, variant: Variant): Promise<void> 
   await page.emulateMedia({ colorScheme: variant.colorScheme })
 }
 
-/** A full-page PNG in SCREENS_DIR; returns its path. */
-export async function screenshot(page: Page, name: string): Promise<string> {
-  mkdirSync(SCREENS_DIR, { recursive: true })
-  const path = join(SCREENS_DIR, `${name.replace(/[^a-zA-Z0-9._-]+/g, '-')}.png`)
+/** A full-page PNG in SCREENS_DIR (or `dir`); returns its path. */
+export async function screenshot(page: Page, name: string, dir: string = SCREENS_DIR): Promise<string> {
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, `${name.replace(/[^a-zA-Z0-9._-]+/g, '-')}.png`)
   await page.screenshot({ path, fullPage: true })
   return path
 }
@@ -169,6 +187,10 @@ export interface VariantReport {
  * the result of a form POST is checked as it is.
  */
 export async function checkVariants(page: Page, options: { screenshotName?: string; variants?: readonly Variant[] } = {}): Promise<VariantReport> {
+  if (scriptless.has(page)) {
+    const twin = await scriptedTwin(page)
+    try { return await checkVariants(twin, options) } finally { await twin.context().close() }
+  }
   const report: VariantReport = { violations: [], overflow: [], screenshots: [] }
   for (const variant of options.variants ?? VARIANTS) {
     await applyVariant(page, variant)
