@@ -8,8 +8,9 @@
 //
 //   npm run bench [-- --scenario NAME[,NAME]] [--n N] [--quick]
 //
-// Scenarios: freeze, api-reads, latency, webhook-fanout, email-fanout (the
-// last also measures API reads under fan-out and the memory targets).
+// Scenarios: freeze, api-reads, public-reads (the appeal page and the two
+// feeds), latency, webhook-fanout, email-fanout (the last also measures API
+// reads under fan-out and the memory targets).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +23,7 @@ import { Redis } from 'ioredis'
 import { startPostgres, startRedis, freePort, type RunningPostgres, type RunningRedis } from '../test/harness/services.js'
 import { buildTestApp, TEST_SECRETS_KEY, type TestApp } from '../test/helpers/context.js'
 import { anAppeal, createDraft, createPublished } from '../test/helpers/liaoning.js'
+import { publishEverything } from '../test/helpers/public-site.js'
 import { createEndpoint } from '../test/helpers/webhooks.js'
 import { renderAlert } from '../src/email/alert-message.js'
 import { freezeEmailAudience } from '../src/repositories/email-deliveries.js'
@@ -34,9 +36,12 @@ tap.setTimeout(0)
 // ---------------------------------------------------------------------------
 // Options.
 
-const SCENARIOS = ['freeze', 'api-reads', 'latency', 'webhook-fanout', 'email-fanout'] as const
+const SCENARIOS = ['freeze', 'api-reads', 'public-reads', 'latency', 'webhook-fanout', 'email-fanout'] as const
 type Scenario = (typeof SCENARIOS)[number]
-const ALIASES: Record<string, Scenario> = { email: 'email-fanout', webhook: 'webhook-fanout', webhooks: 'webhook-fanout', api: 'api-reads', 'api-under-fanout': 'email-fanout', memory: 'email-fanout' }
+const ALIASES: Record<string, Scenario> = {
+  email: 'email-fanout', webhook: 'webhook-fanout', webhooks: 'webhook-fanout', api: 'api-reads', 'api-under-fanout': 'email-fanout', memory: 'email-fanout',
+  pages: 'public-reads', feeds: 'public-reads', public: 'public-reads',
+}
 
 const { values: flags } = parseArgs({
   options: {
@@ -286,6 +291,34 @@ async function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
   return result
 }
 
+interface ReadCase {
+  name: string
+  ours: string
+  raw: string
+  target: number
+  /** Appended to the measure text. */
+  note?: string
+  details?: Record<string, unknown>
+}
+
+/** Each case in turn: a warm-up of both, then ours and the bare route at the same settings; one row each. */
+async function compareReads(scenario: string, cases: ReadCase[]): Promise<void> {
+  const settings = { connections: 10, pipelining: 1, duration: READ_SECONDS }
+  for (const c of cases) {
+    await cannon({ url: c.ours, connections: 10, duration: 1 }) // warm-up
+    await cannon({ url: c.raw, connections: 10, duration: 1 })
+    const ours = await cannon({ url: c.ours, ...settings })
+    const raw = await cannon({ url: c.raw, ...settings })
+    const ratio = ours.requests.average / raw.requests.average
+    rows.push({
+      scenario, measure: `${c.name}, req/s (autocannon ${settings.connections} connections, ${settings.duration} s)${c.note ? `; ${c.note}` : ''}`,
+      ours: round(ours.requests.average, 0), baseline: round(raw.requests.average, 0), unit: 'req/s',
+      ratio: round(ratio), target: `ratio ≥ ${c.target}`, met: ratio >= c.target,
+      details: { oursP99Ms: ours.latency.p99, baselineP99Ms: raw.latency.p99, ...c.details },
+    })
+  }
+}
+
 async function scenarioApiReads(): Promise<void> {
   const ctx = await freshApp()
   let id = ''
@@ -296,24 +329,59 @@ async function scenarioApiReads(): Promise<void> {
   if (list.items.length !== 20) throw new Error(`list returned ${list.items.length} items`)
   const bare = await baseline({ cmd: 'fastify', routes: { '/one': one, '/list': list } }, 30_000)
   const bareBase = `http://127.0.0.1:${bare.result.port}`
-  const settings = { connections: 10, pipelining: 1, duration: READ_SECONDS }
-  const cases = [
+  await compareReads('API reads', [
     { name: 'GET /v1/appeals/{id}', ours: `${serve.base}/v1/appeals/${id}`, raw: `${bareBase}/one`, target: 0.5 },
     { name: 'GET /v1/appeals (list of 20)', ours: `${serve.base}/v1/appeals?limit=20`, raw: `${bareBase}/list`, target: 0.3 },
-  ]
-  for (const c of cases) {
-    await cannon({ url: c.ours, connections: 10, duration: 1 }) // warm-up
-    await cannon({ url: c.raw, connections: 10, duration: 1 })
-    const ours = await cannon({ url: c.ours, ...settings })
-    const raw = await cannon({ url: c.raw, ...settings })
-    const ratio = ours.requests.average / raw.requests.average
-    rows.push({
-      scenario: 'API reads', measure: `${c.name}, req/s (autocannon ${settings.connections} connections, ${settings.duration} s)`,
-      ours: round(ours.requests.average, 0), baseline: round(raw.requests.average, 0), unit: 'req/s',
-      ratio: round(ratio), target: `ratio ≥ ${c.target}`, met: ratio >= c.target,
-      details: { oursP99Ms: ours.latency.p99, baselineP99Ms: raw.latency.p99 },
-    })
+  ])
+  await bare.child.stop()
+  await serve.child.stop()
+}
+
+/** One plain GET (no conditional headers): the exact body and its Content-Type. */
+async function representation(url: string): Promise<{ body: string; type: string }> {
+  const res = await fetch(url)
+  const body = await res.text()
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${body.slice(0, 500)}`)
+  return { body, type: res.headers.get('content-type') ?? '' }
+}
+
+const PUBLIC_APPEALS = 20
+
+/**
+ * The public site's reads against a bare route answering the same bytes:
+ * the appeal page (translations, two targets, two follow-ups) and both
+ * feeds over PUBLIC_APPEALS published appeals. Plain GETs, so what is
+ * measured is the 200 path through the in-process public read cache
+ * (routes/public-read.ts), not a 304.
+ */
+async function scenarioPublicReads(): Promise<void> {
+  const ctx = await freshApp()
+  const { id } = await publishEverything(ctx) as { id: string }
+  for (let i = 1; i < PUBLIC_APPEALS; i++) await createPublished(ctx)
+  const serve = await startServeProcess(ctx)
+  const paths = { page: `/appeals/${id}`, atom: '/feeds/appeals.atom', json: '/feeds/appeals.json' }
+  const bodies = {
+    '/page': await representation(`${serve.base}${paths.page}`),
+    '/atom': await representation(`${serve.base}${paths.atom}`),
+    '/json': await representation(`${serve.base}${paths.json}`),
   }
+  const entries = { atom: bodies['/atom'].body.split('</entry>').length - 1, json: (JSON.parse(bodies['/json'].body) as { items: unknown[] }).items.length }
+  if (entries.atom < PUBLIC_APPEALS || entries.json < PUBLIC_APPEALS) throw new Error(`feeds show ${entries.atom} Atom entries and ${entries.json} JSON Feed items for ${PUBLIC_APPEALS} appeals`)
+  const bare = await baseline({ cmd: 'fastify', bodies }, 30_000)
+  const bareBase = `http://127.0.0.1:${bare.result.port}`
+  // The bare routes must answer what ours answers, byte for byte.
+  for (const [path, want] of Object.entries(bodies)) {
+    const got = await representation(`${bareBase}${path}`)
+    if (got.body !== want.body || got.type !== want.type) throw new Error(`bare ${path} answers other bytes (${got.type}) than ours (${want.type})`)
+  }
+  const kb = (path: keyof typeof bodies) => `${round(Buffer.byteLength(bodies[path].body) / 1024, 1)} KB`
+  const note = `${PUBLIC_APPEALS} published appeals; plain GETs (no conditional headers): the 200 path through the in-process public read cache`
+  const details = (path: keyof typeof bodies) => ({ bytes: Buffer.byteLength(bodies[path].body), contentType: bodies[path].type })
+  await compareReads('public reads', [
+    { name: `GET /appeals/{id} (HTML page, ${kb('/page')})`, ours: `${serve.base}${paths.page}`, raw: `${bareBase}/page`, target: 0.5, note, details: details('/page') },
+    { name: `GET /feeds/appeals.atom (${entries.atom} entries, ${kb('/atom')})`, ours: `${serve.base}${paths.atom}`, raw: `${bareBase}/atom`, target: 0.5, note, details: details('/atom') },
+    { name: `GET /feeds/appeals.json (${entries.json} items, ${kb('/json')})`, ours: `${serve.base}${paths.json}`, raw: `${bareBase}/json`, target: 0.5, note, details: details('/json') },
+  ])
   await bare.child.stop()
   await serve.child.stop()
 }
@@ -493,7 +561,7 @@ function machine() {
 }
 
 const RUNNERS: Record<Scenario, () => Promise<void>> = {
-  freeze: scenarioFreeze, 'api-reads': scenarioApiReads, latency: scenarioLatency, 'webhook-fanout': scenarioWebhookFanout, 'email-fanout': scenarioEmailFanout,
+  freeze: scenarioFreeze, 'api-reads': scenarioApiReads, 'public-reads': scenarioPublicReads, latency: scenarioLatency, 'webhook-fanout': scenarioWebhookFanout, 'email-fanout': scenarioEmailFanout,
 }
 
 async function main(): Promise<void> {

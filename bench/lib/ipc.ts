@@ -34,8 +34,10 @@ export interface UndiciTask {
 
 export interface FastifyTask {
   cmd: 'fastify'
-  /** Path → JSON document to answer with. */
-  routes: Record<string, unknown>
+  /** Path → JSON document to answer with (serialised by Fastify, as a JSON route is). */
+  routes?: Record<string, unknown>
+  /** Path → exact bytes and Content-Type to answer with (a page or feed as the service rendered it). */
+  bodies?: Record<string, { body: string; type: string }>
 }
 
 export type BaselineTask = NodemailerTask | UndiciTask | FastifyTask
