@@ -164,7 +164,7 @@ t.test('conditional GET, Cache-Control, and the cache dropped on every change', 
   t.equal(stale.statusCode, 200, 'Last-Modified moved forward: If-Modified-Since of the old version → 200')
 })
 
-t.test('a withdrawn appeal leaves every feed as soon as the withdrawal commits', async (t) => {
+t.test('a withdrawn appeal leaves every feed as soon as the withdrawal commits; the CAP index keeps only its Cancel', async (t) => {
   const ctx = await buildTestApp(t, { PUBLIC_BASE_URL: BASE })
   const appeal = await createPublished(ctx, anAppeal({ title: 'China: to be withdrawn' }))
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${appeal.id}/updates`, { body: 'Moved to Tumen.' }), 201)
@@ -180,7 +180,17 @@ t.test('a withdrawn appeal leaves every feed as soon as the withdrawal commits',
   for (const path of paths) {
     const res = await ctx.request(null, 'GET', path, undefined, { 'if-none-match': etags[path]! })
     t.equal(res.statusCode, 200, `${path}: the cached version is not confirmed`)
-    t.notMatch(res.body, appeal.id, `${path}: no entry of the appeal`)
     t.notMatch(res.body, /to be withdrawn|Moved to Tumen/, `${path}: none of its text`)
+    if (path !== '/feeds/cap.atom') {
+      t.notMatch(res.body, appeal.id, `${path}: no entry of the appeal`)
+      continue
+    }
+    // Aggregators that carried the Alert must learn to retract it: the index lists the Cancel, and nothing else of the appeal.
+    const entry = parseAtomFeed(res.body).entries?.find((e) => e.links?.some((l) => l.href === `${BASE}/appeals/${appeal.id}/cap.xml`))
+    const withdrawal = (await ctx.pool.query<{ id: string }>(
+      `SELECT id FROM events WHERE appeal_id = $1 AND type = 'appeal.withdrawn'`, [appeal.id])).rows[0]!.id
+    t.equal(entry?.id, `${BASE}/appeals/${appeal.id}/cap.xml#${withdrawal}`, 'the CAP index: an entry for the withdrawal\'s Cancel')
+    t.equal(entry?.title?.value, 'This appeal has been withdrawn')
+    t.match(entry?.summary?.value, /^CAP Cancel msg_/)
   }
 })

@@ -136,7 +136,7 @@ export class FeedService {
 
   /**
    * GET /feeds/cap.atom: one entry per published or closed appeal, for its
-   * current message. The entry's id names the message (the cap.xml URL and
+   * current message, and per withdrawn one, for its Cancel. The entry's id names the message (the cap.xml URL and
    * the message identifier as fragment): a new message is a new entry, so
    * an aggregator that remembers entries it has fetched fetches again.
    */
@@ -153,14 +153,15 @@ export class FeedService {
       updated: lastChange ?? EPOCH,
       entries: rows.map((row) => {
         const url = capUrl(this.baseUrl, row.appealId)
-        const msgType = MSG_TYPE[row.latest.type]
+        const msgType = row.withdrawn ? 'Cancel' : MSG_TYPE[row.latest.type]
         return {
           id: `${url}#${row.latest.identifier}`,
-          title: row.title,
+          // A withdrawn appeal: its Cancel, and not a word of the appeal.
+          title: row.title ?? t(locale, 'pub.gone.title'),
           summary: `CAP ${msgType} ${row.latest.identifier}, sent ${capTime(row.latest.timestamp)}`,
           updated: new Date(row.latest.timestamp).toISOString(),
           published: new Date(row.first.timestamp).toISOString(),
-          language: row.language,
+          ...(row.language ? { language: row.language } : {}),
           url: appealPageUrl(this.baseUrl, row.appealId),
           links: [{ rel: 'alternate', type: 'application/cap+xml', href: url }],
           categories: [{ term: msgType, scheme: 'urn:oasis:names:tc:emergency:cap:1.2#msgType' }],

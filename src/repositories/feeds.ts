@@ -45,19 +45,30 @@ export async function capHistory(db: Queryable, appealId: string, types: readonl
 
 export interface CapIndexRow {
   appealId: string
+  /** A withdrawn appeal is listed by its Cancel alone: nothing else of it is read. */
+  withdrawn: boolean
   /** The current message and the first one (the Alert). */
   latest: CapMessageRef
   first: CapMessageRef
   msgCount: number
-  title: string
-  language: string
-  urgency: string
+  /** Null for a withdrawn appeal. */
+  title: string | null
+  language: string | null
+  urgency: string | null
 }
 
-/** Published and closed appeals with their current CAP message, the newest message first. */
+/**
+ * Published and closed appeals with their current CAP message, and appeals
+ * withdrawn after being public with their Cancel (so that an aggregator
+ * that carried the Alert learns to retract it) — their title and language
+ * are not read. The newest message first.
+ */
 export async function capIndex(db: Queryable, types: readonly string[], limit: number): Promise<CapIndexRow[]> {
   const { rows } = await db.query<CapIndexRow>(
-    `SELECT a.id AS "appealId", a.title, a.language, a.urgency,
+    `SELECT a.id AS "appealId", a.status = 'withdrawn' AS withdrawn,
+            CASE WHEN a.status <> 'withdrawn' THEN a.title END AS title,
+            CASE WHEN a.status <> 'withdrawn' THEN a.language END AS language,
+            CASE WHEN a.status <> 'withdrawn' THEN a.urgency END AS urgency,
             json_build_object('identifier', m.last_id, 'type', m.last_type, 'timestamp', m.last_at) AS latest,
             json_build_object('identifier', m.first_id, 'type', m.first_type, 'timestamp', m.first_at) AS first,
             m.count AS "msgCount"
@@ -72,7 +83,7 @@ export async function capIndex(db: Queryable, types: readonly string[], limit: n
                 (array_agg(e.payload->>'timestamp' ORDER BY e.position))[1] AS first_at,
                 count(*)::int AS count
            FROM events e WHERE e.appeal_id = a.id AND e.type = ANY($2::text[])) m
-      WHERE a.status IN ('published', 'closed') AND m.count > 0
+      WHERE (a.status IN ('published', 'closed') OR (a.status = 'withdrawn' AND a.published_at IS NOT NULL)) AND m.count > 0
       ORDER BY m.last_position DESC LIMIT $1`, [limit, types])
   return rows
 }
