@@ -107,6 +107,14 @@ t.test('conditional GET on every page; a change through the API drops the cached
   }
   const afterPatch = await get(ctx, path)
   t.equal(afterPatch.headers['last-modified'], new Date(patched.updatedAt).toUTCString(), 'Last-Modified moved to the PATCH')
+  // The pages that list appeals: Last-Modified is the last public change (today, so not midnight).
+  for (const p of ['/', '/appeals']) {
+    const listing = await get(ctx, p)
+    t.equal(listing.headers['last-modified'], new Date(patched.updatedAt).toUTCString(), `${p}: Last-Modified is the last change to a public appeal`)
+    t.equal((await get(ctx, p, { 'if-modified-since': String(listing.headers['last-modified']) })).statusCode, 304, `${p}: If-Modified-Since it → 304`)
+    t.equal((await get(ctx, p, { 'if-modified-since': new Date(Date.parse(appeal.updatedAt) - 1000).toUTCString() })).statusCode, 200,
+      `${p}: If-Modified-Since before the PATCH → 200`)
+  }
 
   // A follow-up.
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${appeal.id}/updates`, { body: 'They were moved to Tumen on 3 June.' }), 201)

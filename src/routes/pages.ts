@@ -9,7 +9,8 @@
 // carries names its language, so a page's bytes depend only on (page,
 // language, query, and the UTC date where it counts days): that is its key
 // in the public read cache (routes/public-read.ts), which drops every page
-// when any appeal changes. Pages are answered with ETag, 304 and
+// when any appeal changes. Pages are answered with ETag (and, where they
+// show appeals, Last-Modified), 304 and
 // `Cache-Control: public, no-cache` (stored, but revalidated each time, so
 // a withdrawal shows at once); 404/410 pages, form answers and the
 // `?acted=1` thank-you are never stored.
@@ -32,6 +33,7 @@ import {
 } from '../pages/public-pages.js'
 import { actionsTaken } from '../repositories/actions.js'
 import { wasWithdrawnFromPublic } from '../repositories/appeals.js'
+import { lastPublicChange } from '../repositories/feeds.js'
 import { knownThemes } from '../repositories/subscriptions.js'
 import { ListAppealsQuery, type Appeal } from '../schemas/appeal.js'
 import { SubscribeSchema, type Subscribe } from '../schemas/subscription.js'
@@ -75,6 +77,17 @@ function utcToday(): { date: string; midnight: string } {
 }
 
 const httpDate = (iso: string) => new Date(iso).toUTCString()
+
+/**
+ * Last-Modified of a page that lists appeals: the last change to any
+ * appeal that was ever public (read before the list, so a change committed
+ * in between shows as newer than what was sent), but never before today's
+ * midnight, when every "days left" moved.
+ */
+async function listedSince(pool: Pool, midnight: string): Promise<string> {
+  const change = await lastPublicChange(pool)
+  return change !== null && Date.parse(change) > Date.parse(midnight) ? httpDate(change) : midnight
+}
 
 /** Ajv's pointers (`/countries/3`) → the form's fields. */
 function fieldsOf<F extends string>(errors: readonly { pointer: string }[], known: readonly F[]): F[] {
@@ -143,11 +156,12 @@ export async function publicPageRoutes(app: FastifyInstance, opts: PublicPagesOp
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
     const locale = localeOf(request)
-    const { date } = utcToday()
+    const { date, midnight } = utcToday()
     pageHeaders(reply, locale)
-    return sendPublicRead(request, reply, cache, `page home ${locale} ${date}`,
-      async () => ({ body: homePage(siteFor(locale, date), await openAppeals()), type: HTML }),
-      { conditional: true, cacheControl: PAGE_CACHE_CONTROL })
+    return sendPublicRead(request, reply, cache, `page home ${locale} ${date}`, async () => {
+      const lastModified = await listedSince(pool, midnight)
+      return { body: homePage(siteFor(locale, date), await openAppeals()), type: HTML, lastModified }
+    }, { conditional: true, cacheControl: PAGE_CACHE_CONTROL })
   })
 
   // ---- GET /appeals -----------------------------------------------------------------
@@ -155,7 +169,7 @@ export async function publicPageRoutes(app: FastifyInstance, opts: PublicPagesOp
   app.get('/appeals', { schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Query
     const locale = localeOf(request)
-    const { date } = utcToday()
+    const { date, midnight } = utcToday()
     const site = siteFor(locale, date)
     const filters: IndexFilters = {}
     for (const name of [...INDEX_FILTERS, 'cursor'] as const) {
@@ -179,12 +193,13 @@ export async function publicPageRoutes(app: FastifyInstance, opts: PublicPagesOp
     pageHeaders(reply, locale)
     try {
       return await sendPublicRead(request, reply, cache, key, async () => {
+        const lastModified = await listedSince(pool, midnight)
         const [page, offered] = await Promise.all([
           // Checked above against ListAppealsQuery: the values are of its types.
           appeals.list(null, { ...(filters as ListAppealsQuery), limit: INDEX_PAGE_SIZE }),
           themes(),
         ])
-        return { body: indexPage(site, { filters, items: page.items, nextCursor: page.nextCursor, themes: offered }), type: HTML }
+        return { body: indexPage(site, { filters, items: page.items, nextCursor: page.nextCursor, themes: offered }), type: HTML, lastModified }
       }, { conditional: true, cacheControl: PAGE_CACHE_CONTROL })
     } catch (error) {
       // The service's own checks: a country not in ISO 3166-1, a cursor it did not issue.
