@@ -6,9 +6,9 @@
 // answers, and the 404 and 410 pages. Every page is checked with axe-core
 // (no serious or critical violation) at 390 and 1280 px, light and dark,
 // must not scroll sideways, and nothing may load from another origin.
-// Screenshots go to /tmp/ua-screens; with UA_README_SCREENSHOTS=1 the
-// README's two (the appeal page and the signup page at 390 px, light) are
-// written to test/screenshots/ as well.
+// Screenshots go to /tmp/ua-screens; with UA_README_SCREENSHOTS=1 the top of
+// each of the README's two (the appeal page and the signup page at 390 px,
+// light) is written to test/screenshots/ as well.
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { freePort } from './harness/services.js'
@@ -17,6 +17,8 @@ import { seedSite } from './helpers/public-site.js'
 import { checkVariants, launchBrowser, screenshot, watchPage, type Page } from './helpers/browser.js'
 
 const README_SCREENS = fileURLToPath(new URL('./screenshots/', import.meta.url))
+/** The README shows the top of each page: two screens of a phone. */
+const README_HEIGHT = 1688
 
 async function statusOf(stack: SupporterStack, email: string): Promise<string | null> {
   const { rows } = await stack.pool.query<{ status: string }>('SELECT status FROM subscriptions WHERE email = $1', [email])
@@ -29,7 +31,8 @@ t.test('a supporter on a phone: home, signup, confirm, the appeal, "I took actio
   const origin = `http://127.0.0.1:${port}`
   const stack = await startSupporterStack(t, { PUBLIC_BASE_URL: origin })
   await stack.app.listen({ host: '127.0.0.1', port })
-  const site = await seedSite(stack)
+  // A deadline six days away: what a supporter would meet (and the README's screenshot shows).
+  const site = await seedSite(stack, { actionDeadline: new Date(Date.now() + 6 * 86_400_000).toISOString().slice(0, 10) })
   const email = 'min-ji@example.org'
 
   const watches: { problems: string[] }[] = []
@@ -103,7 +106,7 @@ t.test('a supporter on a phone: home, signup, confirm, the appeal, "I took actio
   await narrow.goto(`${origin}/appeals/${site.open.id}`)
   await narrow.getByRole('button', { name: 'Copy the letter' }).first().waitFor()
   await screenshot(narrow, 'appeal-page-390-light')
-  if (readme) await screenshot(narrow, 'appeal-page-390-light', README_SCREENS)
+  if (readme) await screenshot(narrow, 'appeal-page-390-light', README_SCREENS, README_HEIGHT)
 
   // In French and Chinese.
   await desk.goto(`${origin}/appeals/${site.open.id}?lang=fr`)
@@ -127,7 +130,7 @@ t.test('a supporter on a phone: home, signup, confirm, the appeal, "I took actio
   await signup.goto(`${origin}/subscribe`)
   await expectPage(signup, 'Get urgent action alerts')
   await screenshot(signup, 'signup-page-390-light')
-  if (readme) await screenshot(signup, 'signup-page-390-light', README_SCREENS)
+  if (readme) await screenshot(signup, 'signup-page-390-light', README_SCREENS, README_HEIGHT)
   const asia = signup.locator('details.region', { has: signup.locator('summary', { hasText: /^Asia/ }) })
   await asia.locator('summary').click()
   await asia.getByRole('checkbox', { name: 'China', exact: true }).check()

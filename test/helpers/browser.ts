@@ -164,11 +164,12 @@ export async function applyVariant(page: Page, variant: Variant): Promise<void> 
   await page.emulateMedia({ colorScheme: variant.colorScheme })
 }
 
-/** A full-page PNG in SCREENS_DIR (or `dir`); returns its path. */
-export async function screenshot(page: Page, name: string, dir: string = SCREENS_DIR): Promise<string> {
+/** A full-page PNG in SCREENS_DIR (or `dir`), or its top `height` pixels; returns its path. */
+export async function screenshot(page: Page, name: string, dir: string = SCREENS_DIR, height?: number): Promise<string> {
   mkdirSync(dir, { recursive: true })
   const path = join(dir, `${name.replace(/[^a-zA-Z0-9._-]+/g, '-')}.png`)
-  await page.screenshot({ path, fullPage: true })
+  const width = page.viewportSize()?.width ?? 390
+  await page.screenshot({ path, fullPage: true, ...(height ? { clip: { x: 0, y: 0, width, height } } : {}) })
   return path
 }
 

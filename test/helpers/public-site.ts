@@ -76,8 +76,9 @@ export async function publishEverything(ctx: TestApp, overrides: Record<string, 
   return (await ctx.request(null, 'GET', `/v1/appeals/${appeal.id}`)).json()
 }
 
-export async function seedSite(ctx: TestApp): Promise<Site> {
-  const open = await publishEverything(ctx)
+/** `open`: overrides of the open appeal (the browser test gives it a deadline days away, as the screenshots show). */
+export async function seedSite(ctx: TestApp, open: Record<string, unknown> = {}): Promise<Site> {
+  const opened = await publishEverything(ctx, open)
   const closed = await createPublished(ctx, anAppeal({
     title: 'Iran: student activist released after a worldwide campaign', countries: ['IR'], themes: ['freedom-of-expression'],
     subdivisions: [], urgency: 'high', actionDeadline: null,
@@ -94,6 +95,6 @@ export async function seedSite(ctx: TestApp): Promise<Site> {
   const withdrawnDraft = await createDraft(ctx, secretAppeal('WDRAFTMARK'))
   await ok(await ctx.request('editor', 'POST', `/v1/appeals/${withdrawnDraft.id}/withdraw`, { reason: 'never mind' }), 'withdraw draft')
   return {
-    open, closed: (await ctx.request(null, 'GET', `/v1/appeals/${closed.id}`)).json(), draft, scheduled, withdrawn, withdrawnDraft,
+    open: opened, closed: (await ctx.request(null, 'GET', `/v1/appeals/${closed.id}`)).json(), draft, scheduled, withdrawn, withdrawnDraft,
   }
 }
