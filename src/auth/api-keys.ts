@@ -6,12 +6,22 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 export type Role = 'admin' | 'editor' | 'partner'
 export const ROLES: readonly Role[] = ['admin', 'editor', 'partner']
 
-/** Who is calling, resolved from a valid, unrevoked key. */
+/**
+ * Who is calling: a valid, unrevoked API key, or (contract §9) a person
+ * signed in to the console, with the same rights as a key of their role.
+ * Exactly one of `keyId` and `personId` is set.
+ */
 export interface Actor {
-  keyId: string
+  /** The API key of the request; null for a person. */
+  keyId: string | null
+  /** The person signed in to the console; null for an API key. */
+  personId: string | null
   organisationId: string
   role: Role
 }
+
+/** Who acted, as one comparable string: `key:<uuid>` or `person:<uuid>` (approvals compare these). */
+export const actorRef = (actor: Actor): string => (actor.personId !== null ? `person:${actor.personId}` : `key:${actor.keyId}`)
 
 const KEY_PATTERN = /^ua_([a-z2-7]{10})_([A-Za-z0-9_-]{43})$/
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'

@@ -28,7 +28,7 @@ async function resolveActor(pool: Pool, request: FastifyRequest): Promise<Actor 
     throw unauthorized('The API key is not valid or has been revoked.')
   }
   touchApiKey(pool, row.id).catch(() => {}) // bookkeeping must never fail a request
-  return { keyId: row.id, organisationId: row.organisationId, role: row.role }
+  return { keyId: row.id, personId: null, organisationId: row.organisationId, role: row.role }
 }
 
 export const auth = fp(async (app: FastifyInstance, opts: { pool: Pool }) => {

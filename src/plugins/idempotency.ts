@@ -39,7 +39,8 @@ export const idempotency = fp(async (app: FastifyInstance, opts: { pool: Pool })
 
   async function claimKey(request: FastifyRequest, reply: FastifyReply) {
     const key = request.headers['idempotency-key']
-    if (key === undefined || request.method !== 'POST' || !request.actor) return
+    // Keys only: a person's console requests are one-shot form posts, not retried by a client library.
+    if (key === undefined || request.method !== 'POST' || !request.actor || request.actor.keyId === null) return
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
       throw badRequest('Idempotency-Key must be 1–255 visible ASCII characters.',
         [{ pointer: '/idempotency-key', in: 'header', message: 'is malformed' }])
