@@ -23,6 +23,7 @@ import { eventRoutes } from './routes/events.js'
 import { administrationRoutes } from './routes/administration.js'
 import { supporters } from './routes/supporters.js'
 import { webhookRoutes } from './routes/webhooks.js'
+import { consoleRoutes } from './routes/console.js'
 import { feedRoutes } from './routes/feeds.js'
 import { FeedService } from './feeds/service.js'
 import { actionRoutes, publicActionRoutes } from './routes/actions.js'
@@ -114,5 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis })
   await app.register(webhookRoutes, { prefix: '/v1', config: deps.config, pool: deps.pool, redis: deps.redis })
+  // People's sign-in (contract §9): cookies and sessions live in this plugin only, never under /v1.
+  await app.register(consoleRoutes, { config: deps.config, pool: deps.pool })
   return app as unknown as FastifyInstance
 }

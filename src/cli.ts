@@ -1,5 +1,5 @@
 // The `urgent-appeals` command (contract §1): migrate, serve, worker, dev,
-// create-api-key. Each role opens what it needs and closes it with grace.
+// create-api-key, create-user. Each role opens what it needs and closes it with grace.
 // Heavy modules are imported by the command that needs them, so usage and
 // configuration errors answer at once.
 import { parseArgs } from 'node:util'
@@ -19,6 +19,8 @@ const USAGE = `Usage: urgent-appeals <command>
   dev                                       everything in one process on embedded defaults
   create-api-key --org NAME --role ROLE     create the organisation if needed and print a new key
                  [--name NAME]              (ROLE: admin | editor | partner; the key is the last line)
+  create-user --org NAME --email ADDRESS    create the organisation if needed and a person's console
+              --role ROLE [--name NAME]     account; prints a one-time enrolment URL (24 h) last
 
 Configuration comes from environment variables (see README): DATABASE_URL,
 REDIS_URL, SMTP_URL, SECRETS_KEY, HOST, PORT, LOG_LEVEL, …
@@ -58,6 +60,30 @@ async function runCreateApiKey(argv: string[]): Promise<void> {
       .createApiKeyForOrganisationName(values.org, values.role as Role, values.name ?? `${values.role} key (CLI)`)
     console.log(`created ${apiKey.role} key ${apiKey.prefix} for organisation ${values.org}`)
     console.log(key)
+  } finally {
+    await pool.end()
+  }
+}
+
+async function runCreateUser(argv: string[]): Promise<void> {
+  let values: { org?: string; email?: string; role?: string; name?: string }
+  try {
+    ({ values } = parseArgs({ args: argv, options: { org: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } } }))
+  } catch (error) {
+    throw new UsageError(`create-user: ${(error as Error).message}`)
+  }
+  if (!values.org || !values.email || !values.role || !ROLES.includes(values.role as Role)) {
+    throw new UsageError('create-user needs --org NAME, --email ADDRESS and --role admin|editor|partner')
+  }
+  const config = configFor(['DATABASE_URL'])
+  const [{ createPool }, { PeopleService }] = await Promise.all([import('./db/pool.js'), import('./services/people.js')])
+  const pool = createPool(config.databaseUrl, { max: 2 })
+  try {
+    const enrolment = await new PeopleService(pool, config.publicBaseUrl)
+      .createUserForOrganisationName(values.org, { email: values.email, role: values.role as Role, ...(values.name ? { displayName: values.name } : {}) })
+    console.log(`${enrolment.created ? 'created' : 'found'} ${enrolment.person.role} ${enrolment.person.email} in organisation ${enrolment.person.organisationName}`)
+    console.log(`enrolment link (one passkey, until ${enrolment.expiresAt}; an earlier link no longer works):`)
+    console.log(enrolment.url)
   } finally {
     await pool.end()
   }
@@ -172,6 +198,7 @@ async function runDev(argv: string[]): Promise<void> {
     say(`API:  ${base}/v1/appeals`)
     say(`docs: ${base}/docs`)
     await printFirstAdminKey(pool, embedded.DATA_DIR, say)
+    await printFirstAdminEnrolment(pool, config.publicBaseUrl, say)
     say('ready (Ctrl-C stops everything)')
   } catch (error) {
     await shutdown.stopAll()
@@ -194,6 +221,37 @@ async function printFirstAdminKey(pool: Pool, dataDir: string, say: (m: string) 
   console.log(key)
 }
 
+/** The first admin person of dev mode, on the organisation of the first admin key. */
+const DEV_ADMIN_EMAIL = 'admin@localhost'
+
+/**
+ * Dev start-up: a first admin person (created on the first run, beside the
+ * first admin key) and their console enrolment link. Printed again, as a
+ * new link (the old one void), on every start until that admin has a
+ * passkey — a link left unopened expires after 24 h; afterwards only the
+ * sign-in URL.
+ */
+async function printFirstAdminEnrolment(pool: Pool, publicBaseUrl: string, say: (m: string) => void): Promise<void> {
+  const { PeopleService } = await import('./services/people.js')
+  const service = new PeopleService(pool, publicBaseUrl)
+  const { rows } = await pool.query<{ id: string; name: string }>(
+    `SELECT p.id, o.name FROM people p JOIN organisations o ON o.id = p.organisation_id
+      WHERE p.role = 'admin' AND p.disabled_at IS NULL ORDER BY p.seq LIMIT 1`)
+  const signIn = `${publicBaseUrl.replace(/\/+$/, '')}/console/sign-in`
+  if (rows[0] && await service.hasPasskey(rows[0].id)) {
+    say(`console: ${signIn}`)
+    return
+  }
+  const { rows: orgs } = await pool.query<{ name: string }>(
+    `SELECT o.name FROM api_keys k JOIN organisations o ON o.id = k.organisation_id WHERE k.role = 'admin' ORDER BY k.seq LIMIT 1`)
+  const organisation = rows[0]?.name ?? orgs[0]?.name ?? 'Local NGO'
+  const person = rows[0] ? await service.get(rows[0].id) : null
+  const enrolment = await service.createUserForOrganisationName(organisation, { email: person?.email ?? DEV_ADMIN_EMAIL, role: 'admin', displayName: 'First admin' })
+  say(`console: ${signIn}`)
+  say(`${enrolment.created ? 'created a first admin person' : 'the first admin person has no passkey yet'} (${enrolment.person.email}); enrol a passkey within 24 h at:`)
+  console.log(enrolment.url)
+}
+
 /** Runs one command; returns the exit code, or -1 for a long-running role. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -204,6 +262,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'worker': await runServe(rest, { api: false, worker: true }); return -1
       case 'dev': await runDev(rest); return -1
       case 'create-api-key': await runCreateApiKey(rest); return 0
+      case 'create-user': await runCreateUser(rest); return 0
       case 'help': case '--help': case '-h':
         process.stdout.write(USAGE); return 0
       case undefined:

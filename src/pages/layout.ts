@@ -75,7 +75,7 @@ h3{font-size:1.1rem;margin:1.5rem 0 .5rem}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0 0}
 .actions .button{max-width:100%}
 label.stacked{display:block;font-weight:600;padding:.2rem 0}
-input[type=email]{font:inherit;width:100%;max-width:28rem;min-height:44px;padding:.5rem;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:4px}
+input[type=email],input[type=text]{font:inherit;width:100%;max-width:28rem;min-height:44px;padding:.5rem;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:4px}
 [aria-invalid=true]{border:2px solid var(--accent)!important}
 .field-error{color:var(--accent);font-weight:600;margin:.25rem 0}
 .notice.error h2{margin:.25rem 0}
@@ -133,6 +133,12 @@ export interface LayoutOptions {
   footer?: SafeHtml
   /** false: the body brings its own h1. */
   h1?: boolean
+  /**
+   * The document's referrer policy; `no-referrer` unless said. The console
+   * says `same-origin`: with `no-referrer` a browser sends `Origin: null` on
+   * form posts, and the console's cross-site check needs the real origin.
+   */
+  referrer?: 'no-referrer' | 'same-origin'
 }
 
 /** Right-to-left scripts an appeal's text may be written in (our own catalogues are all left-to-right). */
@@ -168,7 +174,7 @@ export function layout(o: LayoutOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="${o.indexable ? 'index, follow' : 'noindex, nofollow'}">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="${o.referrer ?? 'no-referrer'}">
 <link rel="icon" href="data:,">
 <title>${o.title} · ${t(locale, 'site.name')}</title>
 ${head(o)}<style>${trustedStyle}</style>

@@ -8,6 +8,8 @@ export interface AuditEntry {
   at: string
   organisationId: string | null
   apiKeyId: string | null
+  /** The person signed in to the console who acted (contract §9); null for keys and the CLI. */
+  personId: string | null
   actorRole: string | null
   action: string
   resourceType: string
@@ -21,9 +23,9 @@ export async function recordAudit(
   details: Record<string, unknown> = {},
 ): Promise<void> {
   await db.query(
-    `INSERT INTO audit_log (organisation_id, api_key_id, actor_role, action, resource_type, resource_id, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [actor?.organisationId ?? null, actor?.keyId ?? null, actor?.role ?? 'operator', action, resourceType, resourceId, details])
+    `INSERT INTO audit_log (organisation_id, api_key_id, person_id, actor_role, action, resource_type, resource_id, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [actor?.organisationId ?? null, actor?.keyId ?? null, actor?.personId ?? null, actor?.role ?? 'operator', action, resourceType, resourceId, details])
 }
 
 export interface AuditFilter {
@@ -35,7 +37,7 @@ export interface AuditFilter {
 
 export async function listAudit(db: Queryable, limit: number, beforeId: number | undefined, f: AuditFilter): Promise<AuditEntry[]> {
   const { rows } = await db.query<AuditEntry>(
-    `SELECT id, ${iso('at')} AS at, organisation_id AS "organisationId", api_key_id AS "apiKeyId",
+    `SELECT id, ${iso('at')} AS at, organisation_id AS "organisationId", api_key_id AS "apiKeyId", person_id AS "personId",
             actor_role AS "actorRole", action, resource_type AS "resourceType", resource_id AS "resourceId", details
        FROM audit_log
       WHERE ($2::bigint IS NULL OR id < $2)

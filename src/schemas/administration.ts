@@ -47,7 +47,9 @@ export const NewApiKeySchema = Type.Object({
 
 export const AuditEntrySchema = Type.Object({
   id: Type.Integer(), at: Timestamp, organisationId: Type.Union([Uuid, Type.Null()]),
-  apiKeyId: Type.Union([Uuid, Type.Null()]), actorRole: Type.Union([Type.String(), Type.Null()]),
+  apiKeyId: Type.Union([Uuid, Type.Null()]),
+  personId: Type.Union([Uuid, Type.Null()], { description: 'the person signed in to the console who acted; null for an API key or the CLI' }),
+  actorRole: Type.Union([Type.String(), Type.Null()]),
   action: Type.String(), resourceType: Type.String(), resourceId: Type.Union([Type.String(), Type.Null()]),
   details: Type.Record(Type.String(), Type.Unknown()),
 }, { title: 'AuditEntry' })

@@ -1,0 +1,96 @@
+// The console as a browser uses it, over app.inject: a cookie jar, the
+// page's CSRF token, same-origin headers, and a software passkey for the
+// WebAuthn ceremonies (soft-authenticator.ts).
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Pool } from '../../src/db/pool.js'
+import type { Role } from '../../src/auth/api-keys.js'
+import { PeopleService } from '../../src/services/people.js'
+import { SoftAuthenticator } from './soft-authenticator.js'
+
+export interface CookieSeen { name: string; value: string; attributes: Record<string, string | true> }
+
+/** Parses one Set-Cookie header value. */
+export function parseSetCookie(header: string): CookieSeen {
+  const [pair, ...attrs] = header.split(';').map((s) => s.trim())
+  const [name, ...value] = pair!.split('=')
+  const attributes: Record<string, string | true> = {}
+  for (const a of attrs) {
+    const [k, ...v] = a.split('=')
+    attributes[k!.toLowerCase()] = v.length > 0 ? v.join('=') : true
+  }
+  return { name: name!, value: value.join('='), attributes }
+}
+
+export async function createPerson(pool: Pool, publicBaseUrl: string, org: string, email: string, role: Role) {
+  return new PeopleService(pool, publicBaseUrl).createUserForOrganisationName(org, { email, role })
+}
+
+export class ConsoleBrowser {
+  cookie: string | null = null
+  readonly authenticator: SoftAuthenticator
+  readonly origin: string
+
+  constructor(private readonly app: FastifyInstance, publicBaseUrl: string, authenticator?: SoftAuthenticator) {
+    this.origin = new URL(publicBaseUrl).origin
+    this.authenticator = authenticator ?? new SoftAuthenticator(this.origin)
+  }
+
+  private remember(res: LightMyRequestResponse) {
+    const set = res.headers['set-cookie']
+    for (const header of ([] as string[]).concat(set ?? [])) {
+      const c = parseSetCookie(header)
+      if (c.name === 'ua_console') this.cookie = c.value === '' ? null : c.value
+    }
+    return res
+  }
+
+  async get(url: string, headers: Record<string, string> = {}) {
+    return this.remember(await this.app.inject({ method: 'GET', url, headers: { ...(this.cookie ? { cookie: `ua_console=${this.cookie}` } : {}), ...headers } }))
+  }
+
+  /** A JSON POST as console-script.ts makes it (same origin, the CSRF header when given). */
+  async postJson(url: string, body: unknown, o: { csrf?: string; headers?: Record<string, string> } = {}) {
+    return this.remember(await this.app.inject({
+      method: 'POST', url, payload: body as object,
+      headers: {
+        origin: this.origin, 'sec-fetch-site': 'same-origin', accept: 'application/json',
+        ...(this.cookie ? { cookie: `ua_console=${this.cookie}` } : {}), ...(o.csrf ? { 'x-csrf-token': o.csrf } : {}), ...o.headers,
+      },
+    }))
+  }
+
+  /** A form POST as the browser sends it from a console page. */
+  async postForm(url: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+    return this.remember(await this.app.inject({
+      method: 'POST', url, payload: new URLSearchParams(fields).toString(),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded', origin: this.origin, 'sec-fetch-site': 'same-origin',
+        ...(this.cookie ? { cookie: `ua_console=${this.cookie}` } : {}), ...headers,
+      },
+    }))
+  }
+
+  /** The CSRF token of the landing page (its forms carry it). */
+  async csrf(): Promise<string> {
+    const page = await this.get('/console')
+    const match = /name="_csrf" value="([^"]+)"/.exec(page.body)
+    if (!match) throw new Error(`no CSRF token on /console (${page.statusCode})`)
+    return match[1]!
+  }
+
+  /** Opens an enrolment link and registers a passkey through it (signed in afterwards). */
+  async enrol(url: string, name = 'Test passkey') {
+    const path = new URL(url).pathname
+    const started = await this.postJson(`${path}/options`, {})
+    if (started.statusCode !== 200) return started
+    const { flow, options } = started.json()
+    return this.postJson(path, { flow, response: this.authenticator.register(options), name })
+  }
+
+  async signIn(o: { credential?: SoftAuthenticator['credentials'][number] } = {}) {
+    const started = await this.postJson('/console/sign-in/options', {})
+    if (started.statusCode !== 200) return started
+    const { flow, options } = started.json()
+    return this.postJson('/console/sign-in', { flow, response: this.authenticator.authenticate(options, o) })
+  }
+}
