@@ -1,8 +1,10 @@
 // `urgent-appeals dev` as a newcomer runs it (contract §1.2): no
 // DATABASE_URL, REDIS_URL, SMTP_URL or SECRETS_KEY; embedded Postgres,
 // redis-server from PATH and a mail catcher under ./.data of the working
-// directory; a printed admin key that works; a clean stop on SIGTERM that
-// leaves no server behind; a restart on the same data.
+// directory; a printed admin key that works; the first admin person's
+// console enrolment link (printed again, fresh, until a passkey is
+// enrolled); a clean stop on SIGTERM that leaves no server behind; a
+// restart on the same data.
 import { mkdtempSync, existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -10,8 +12,10 @@ import t from 'tap'
 import { freePort } from './harness/services.js'
 import { alive, cliEnv, descendants, runCli, startCli, waitForHttp } from './helpers/cli.js'
 import { liaoningAppeal } from './helpers/liaoning.js'
+import { SoftAuthenticator } from './helpers/soft-authenticator.js'
 
 const ADMIN_KEY = /created an admin key \(also saved in [^)]*\):\n(ua_[a-z2-7]{10}_[A-Za-z0-9_-]{43})\n/
+const ENROLMENT = /enrol a passkey within 24 h at:\n(http:\/\/localhost:\d+\/console\/enrol\/[A-Za-z0-9_-]{43})\n/
 
 t.test('dev starts everything embedded, serves a working admin key and stops cleanly', async (t) => {
   // A 0700 folder: as root, the `postgres` user cannot reach it (contract §1.2).
@@ -35,6 +39,8 @@ t.test('dev starts everything embedded, serves a working admin key and stops cle
   t.match(dev.stdout(), new RegExp(`\\[dev\\] docs: ${base.replace(/[.:/]/g, '\\$&')}/docs`), 'prints the docs URL')
   t.match(dev.stdout(), new RegExp(`\\[dev\\] API: +${base.replace(/[.:/]/g, '\\$&')}/v1/appeals`), 'prints the API URL')
   t.equal(dev.stdout().trimEnd().split('\n').filter((l) => l === key).length, 1, 'the key is on a line of its own, once')
+  const firstLink = (await dev.waitFor(ENROLMENT, 5_000))[1]!
+  t.match(dev.stdout(), /created a first admin person \(admin@localhost\)/, 'a first admin person, next to the key')
 
   const health = await waitForHttp(`${base}/healthz`, 10_000, dev.exited)
   t.equal(health.status, 200)
@@ -61,6 +67,10 @@ t.test('dev starts everything embedded, serves a working admin key and stops cle
   t.ok(commands.some((c) => c.includes(realpathSync(join(data, 'pg')))), 'embedded Postgres runs on ./.data/pg (or where it links)')
   t.ok(commands.some((c) => c.startsWith('redis-server')), `redis-server runs: ${commands.join(' | ')}`)
 
+  // Console links name PUBLIC_BASE_URL (localhost); the server listens on 127.0.0.1.
+  const enrolPath = (url: string) => `${base}${new URL(url).pathname}`
+  t.equal((await fetch(enrolPath(firstLink))).status, 200, 'the enrolment page opens')
+
   const stopped = await dev.stop('SIGTERM', 20_000)
   t.equal(stopped.code, 0, `exit 0 after SIGTERM: ${dev.stderr()}`)
   t.ok(stopped.ms < 10_000, `stopped in ${stopped.ms} ms`)
@@ -74,11 +84,31 @@ t.test('dev starts everything embedded, serves a working admin key and stops cle
   t.match(again.stdout(), /admin key: see .*\.data\/admin-key/)
   t.notMatch(again.stdout(), /created an admin key/, 'no second admin key')
   t.notMatch(again.stdout(), /initialising embedded Postgres/, 'the data directory is reused')
+  const secondLink = again.stdout().match(ENROLMENT)?.[1]
+  t.ok(secondLink && secondLink !== firstLink, 'not enrolled yet: a fresh link')
+  t.match(again.stdout(), /the first admin person has no passkey yet \(admin@localhost\)/, 'for the same person')
+  t.equal((await fetch(enrolPath(firstLink))).status, 410, 'the earlier link is void')
+  // Enrol a passkey through the second link, as the enrolment page's script does.
+  const consoleOrigin = new URL(secondLink!).origin
+  const passkey = new SoftAuthenticator(consoleOrigin)
+  const post = (path: string, body: unknown) => fetch(`${base}${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', origin: consoleOrigin }, body: JSON.stringify(body),
+  })
+  const ceremony = await (await post(`${new URL(secondLink!).pathname}/options`, {})).json() as { flow: string; options: { challenge: string; user: { id: string } } }
+  const enrolled = await post(new URL(secondLink!).pathname, { flow: ceremony.flow, response: passkey.register(ceremony.options) })
+  t.equal(enrolled.status, 200, await enrolled.clone().text())
   const stillThere = await fetch(`${base}/v1/appeals/${appeal.id}`, { headers: { authorization: auth.authorization } })
   t.equal(stillThere.status, 200, 'the appeal survived the restart, and the key still works')
   const stoppedAgain = await again.stop('SIGTERM', 20_000)
   t.equal(stoppedAgain.code, 0, again.stderr())
   t.same(alive(serversAgain.keys()), [], 'nothing left behind')
+
+  // Enrolled: later starts print where to sign in, and no link.
+  const third = startCli(t, ['dev'], { cwd, env })
+  await third.waitFor(/\[dev\] ready/, 60_000)
+  t.match(third.stdout(), /\[dev\] console: http:\/\/localhost:\d+\/console\/sign-in/)
+  t.notMatch(third.stdout(), /console\/enrol\//, 'no enrolment link once the admin has a passkey')
+  t.equal((await third.stop('SIGTERM', 20_000)).code, 0, third.stderr())
   t.comment(`whole test: ${Date.now() - started} ms`)
 })
 
