@@ -14,32 +14,11 @@ import type { Role } from '../auth/api-keys.js'
 import type { Person } from '../services/people.js'
 import type { PasskeyRow } from '../repositories/people.js'
 import { html, type SafeHtml } from './html.js'
-import { layout } from './layout.js'
-import { PASSKEY_SCRIPT_PATH, WEBAUTHN_SCRIPT_PATH } from './console-script.js'
+import { consoleFrame, csrfField, dateTime, ROLE_NAMES, type ConsoleFrame, type ConsoleSite, type Viewer } from './console-frame.js'
 
-export interface ConsoleSite {
-  /** PUBLIC_BASE_URL's path ('' or e.g. '/alerts'): links and form actions. */
-  basePath: string
-}
+export type { ConsoleSite, Viewer } from './console-frame.js'
 
-/** The signed-in person and their session's CSRF token. */
-export interface Viewer {
-  person: Person
-  csrf: string
-}
-
-const ROLE_NAMES: Record<Role, string> = { admin: 'Admin', editor: 'Editor', partner: 'Partner' }
-
-const dateTime = (iso: string | null) => (iso ? new Date(iso).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : 'never')
-
-function frame(site: ConsoleSite, o: { title: string; body: SafeHtml; viewer?: Viewer; passkeys?: boolean }): string {
-  const header = html`<header class="site"><a class="brand" href="${site.basePath}/console">Urgent Appeals console</a>${o.viewer ? html`
-<form method="post" action="${site.basePath}/console/sign-out"><input type="hidden" name="_csrf" value="${o.viewer.csrf}"><button type="submit" class="secondary">Sign out</button></form>` : ''}</header>`
-  return layout({
-    locale: 'en', title: o.title, body: o.body, header, referrer: 'same-origin',
-    scripts: o.passkeys ? [`${site.basePath}${WEBAUTHN_SCRIPT_PATH}`, `${site.basePath}${PASSKEY_SCRIPT_PATH}`] : [],
-  })
-}
+const frame = (site: ConsoleSite, o: ConsoleFrame) => consoleFrame(site, { current: 'account', ...o })
 
 /**
  * A passkey form: hidden until the script shows it; its status is read
@@ -116,10 +95,6 @@ export interface LandingData {
   /** The organisation's people (admins only). */
   people: (Person & { passkeys: number })[] | null
   notice?: SafeHtml | string
-}
-
-function csrfField(viewer: Viewer): SafeHtml {
-  return html`<input type="hidden" name="_csrf" value="${viewer.csrf}">`
 }
 
 function passkeyList(site: ConsoleSite, d: LandingData): SafeHtml {

@@ -36,8 +36,9 @@ import { ConsoleAuthService, type NewSession } from '../services/console-auth.js
 import { PeopleService, type Enrolment } from '../services/people.js'
 import type { LiveSession } from '../repositories/console-sessions.js'
 import {
-  enrolGonePage, enrolPage, errorPage, landingPage, linkNotice, NOTICES, signInPage, type ConsoleSite, type NoticeKey, type Viewer,
+  enrolGonePage, enrolPage, errorPage, landingPage, linkNotice, NOTICES, signInPage, type NoticeKey,
 } from '../pages/console-pages.js'
+import type { ConsoleSite, Viewer } from '../pages/console-frame.js'
 import { PASSKEY_SCRIPT, PASSKEY_SCRIPT_PATH, WEBAUTHN_SCRIPT, WEBAUTHN_SCRIPT_PATH } from '../pages/console-script.js'
 import { parseForm } from './subscriptions.js'
 
@@ -50,11 +51,28 @@ declare module 'fastify' {
 
 export const SESSION_COOKIE = 'ua_console'
 
+/** What a console area's routes get besides their own dependencies. */
+export interface ConsoleAreaContext {
+  site: ConsoleSite
+  /** The signed-in person and the session's CSRF token, for the page frame. */
+  viewerOf(request: FastifyRequest): Promise<Viewer>
+}
+
+/**
+ * A console area (appeals, webhooks, administration…): routes registered
+ * inside the signed-in scope, so every one of them has a live session, the
+ * person as `request.actor`, the CSRF check on state changes, `no-store`,
+ * and the console's error pages. It checks roles with `requireRole`.
+ */
+export type ConsoleArea = (signed: FastifyInstance, context: ConsoleAreaContext) => Promise<void>
+
 export interface ConsoleRoutesOptions {
   config: Readonly<Config>
   pool: Pool
   /** Mails an enrolment link to its person (the email queue); absent: the link is only shown. */
   mailEnrolment?: (enrolment: Enrolment) => Promise<boolean>
+  /** The console's areas beyond the account page, in navigation order. */
+  areas?: readonly ConsoleArea[]
 }
 
 const HTML = 'text/html; charset=utf-8'
@@ -242,5 +260,15 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
       await peopleService.disable(actorOf(request), (request.params as { id: string }).id)
       return back(reply, 'person-disabled')
     })
+
+    // ---- The other areas ---------------------------------------------------------------
+
+    const context: ConsoleAreaContext = {
+      site,
+      async viewerOf(request) {
+        return { person: (await peopleService.get(actorOf(request).personId!))!, csrf: request.consoleSession!.csrfToken }
+      },
+    }
+    for (const area of opts.areas ?? []) await signed.register(async (scope) => area(scope, context))
   })
 }
