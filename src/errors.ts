@@ -48,9 +48,8 @@ export const preconditionFailed = (current: number) =>
   new AppError(412, 'precondition-failed', 'The resource has changed',
     `If-Match does not match the current version (${current}); fetch it again and retry.`)
 
-export const preconditionRequired = () =>
-  new AppError(428, 'precondition-required', 'If-Match required',
-    'Changing a published appeal requires an If-Match header with its current ETag.')
+export const preconditionRequired = (detail = 'Changing a published appeal requires an If-Match header with its current ETag.') =>
+  new AppError(428, 'precondition-required', 'If-Match required', detail)
 
 export const unprocessable = (detail: string, errors?: FieldError[], slug = 'unprocessable') =>
   new AppError(422, slug, 'The request cannot be applied', detail, errors)

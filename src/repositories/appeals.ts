@@ -2,7 +2,7 @@
 // decided in SQL (`visibleTo`), never by filtering rows after the fact.
 import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
-import type { Appeal, AppealStatus, ListAppealsQuery } from '../schemas/appeal.js'
+import type { Appeal, AppealStatus, ListAppealsQuery, StaffAppeal } from '../schemas/appeal.js'
 
 /** An appeal as stored: the API shape plus what only staff and the service see. */
 export interface AppealRow extends Appeal {
@@ -10,7 +10,25 @@ export interface AppealRow extends Appeal {
   organisationId: string
   publishRequestedAt: string | null
   withdrawalReason: string | null
+  sensitive: boolean
+  approval: StaffAppeal['approval']
+  /** Who made the current version's content: an actor reference (`key:<uuid>` or `person:<uuid>`), null before migration 010. */
+  contentBy: string | null
 }
+
+/**
+ * The display name behind an actor reference column (`key:<uuid>` or
+ * `person:<uuid>`, src/auth/api-keys.ts actorRef): an API key's name, or
+ * a person's display name (null when they gave none: their address is not
+ * a name to show). Every place that names who acted resolves it here.
+ */
+export const actorName = (ref: string) =>
+  `CASE WHEN ${ref} LIKE 'key:%' THEN (SELECT k.name FROM api_keys k WHERE k.id = substr(${ref}, 5)::uuid)
+        WHEN ${ref} LIKE 'person:%' THEN (SELECT nullif(p.display_name, '') FROM people p WHERE p.id = substr(${ref}, 8)::uuid) END`
+
+/** An actor reference column as `{ kind, id, name }` (schemas/appeal.ts ActorRef). */
+const actorJson = (ref: string) =>
+  `json_build_object('kind', split_part(${ref}, ':', 1), 'id', split_part(${ref}, ':', 2), 'name', ${actorName(ref)})`
 
 /** Who is reading: the public (and partners), one organisation's editors, or an admin. */
 export type Visibility = { kind: 'public' } | { kind: 'organisation'; organisationId: string } | { kind: 'all' }
@@ -24,6 +42,9 @@ const SELECT = `
     CASE WHEN a.status = 'draft' AND a.publish_requested_at IS NOT NULL
          THEN ${iso('greatest(a.embargo_until, a.publish_requested_at)')} END AS "scheduledPublishAt",
     a.sources, a.outcome, a.withdrawal_reason AS "withdrawalReason",
+    a.sensitive, a.content_by AS "contentBy",
+    CASE WHEN a.approved_by IS NOT NULL THEN json_build_object('approvedBy', ${actorJson('a.approved_by')},
+      'approvedAt', ${iso('a.approved_at')}, 'version', a.approved_version) END AS approval,
     ${iso('a.created_at')} AS "createdAt", ${iso('a.updated_at')} AS "updatedAt",
     ${iso('a.published_at')} AS "publishedAt", ${iso('a.closed_at')} AS "closedAt",
     coalesce((SELECT json_agg(json_build_object('language', t.language, 'title', t.title, 'summary', t.summary,
@@ -129,16 +150,18 @@ const WRITABLE: Record<string, { column: string; json?: boolean; cast?: string }
   sources: { column: 'sources', json: true },
   actionDeadline: { column: 'action_deadline', cast: 'date' },
   embargoUntil: { column: 'embargo_until', cast: 'timestamptz' },
+  sensitive: { column: 'sensitive' },
 }
 
 function writableValue(field: string, value: unknown): unknown {
   return WRITABLE[field]?.json ? JSON.stringify(value) : value
 }
 
-export async function insertAppeal(db: Queryable, organisationId: string, fields: Record<string, unknown>): Promise<string> {
+/** `contentBy`: the actor reference of whoever wrote it (they may not approve it). */
+export async function insertAppeal(db: Queryable, organisationId: string, contentBy: string, fields: Record<string, unknown>): Promise<string> {
   const names = Object.keys(fields).filter((f) => f in WRITABLE && fields[f] !== undefined)
-  const columns = ['organisation_id', ...names.map((f) => WRITABLE[f]!.column)]
-  const values = [organisationId, ...names.map((f) => writableValue(f, fields[f]))]
+  const columns = ['organisation_id', 'content_by', ...names.map((f) => WRITABLE[f]!.column)]
+  const values = [organisationId, contentBy, ...names.map((f) => writableValue(f, fields[f]))]
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO appeals (${columns.join(', ')}) VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING id`,
     values)
@@ -162,6 +185,34 @@ export async function updateAppeal(
     sets.push(`${column} = ${expression ?? 'NULL'}`)
   }
   await db.query(`UPDATE appeals SET ${sets.join(', ')} WHERE id = $1`, values)
+}
+
+/**
+ * What a change does to the two-person rule, in the change's transaction:
+ * `contentBy` records who made the content being written (null: the
+ * content did not change); `voidApproval` clears the approval;
+ * `unschedule` cancels a requested publish that would now go out without
+ * the approval it needs. No new version: the change itself made one.
+ */
+export async function settleApproval(
+  db: Queryable, id: string, c: { contentBy: string | null; voidApproval: boolean; unschedule: boolean },
+): Promise<void> {
+  await db.query(
+    `UPDATE appeals SET content_by = coalesce($2, content_by),
+            approved_by = CASE WHEN $3 THEN NULL ELSE approved_by END,
+            approved_at = CASE WHEN $3 THEN NULL ELSE approved_at END,
+            approved_version = CASE WHEN $3 THEN NULL ELSE approved_version END,
+            publish_requested_at = CASE WHEN $4 THEN NULL ELSE publish_requested_at END
+      WHERE id = $1`, [id, c.contentBy, c.voidApproval, c.unschedule])
+}
+
+/**
+ * Records an approval of `version` by `approvedBy`. Not a new version: an
+ * approval is a judgment about a version, not a change of its content.
+ */
+export async function setApproval(db: Queryable, id: string, approvedBy: string, version: number): Promise<void> {
+  await db.query(
+    'UPDATE appeals SET approved_by = $2, approved_at = now(), approved_version = $3 WHERE id = $1', [id, approvedBy, version])
 }
 
 export async function setOutcome(db: Queryable, id: string, outcome: { code: string; note?: string }): Promise<void> {

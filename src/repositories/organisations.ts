@@ -9,10 +9,15 @@ export interface OrganisationRow {
   kind: 'ngo' | 'partner'
   contactEmail: string | null
   language: string
+  approvalPolicy: ApprovalPolicy
   createdAt: string
 }
 
-const COLUMNS = `id, seq, name, kind, contact_email AS "contactEmail", language, ${iso('created_at')} AS "createdAt"`
+/** Which appeals need a second person's approval to be published (contract §3). */
+export type ApprovalPolicy = 'none' | 'sensitive' | 'all'
+
+const COLUMNS = `id, seq, name, kind, contact_email AS "contactEmail", language, approval_policy AS "approvalPolicy",
+  ${iso('created_at')} AS "createdAt"`
 
 /**
  * Names are unique regardless of case ("Amnesty" and "amnesty" are one
@@ -29,12 +34,22 @@ export async function insertOrganisation(db: Queryable, o: { name: string; kind:
   return rows[0] ?? null
 }
 
-/** Changes the contact address and/or the language; null when there is no such organisation. */
-export async function updateOrganisation(db: Queryable, id: string, p: { contactEmail?: string; language?: string }): Promise<OrganisationRow | null> {
+/** Changes the contact address, the language and/or the approval policy; null when there is no such organisation. */
+export async function updateOrganisation(
+  db: Queryable, id: string, p: { contactEmail?: string; language?: string; approvalPolicy?: ApprovalPolicy },
+): Promise<OrganisationRow | null> {
   const { rows } = await db.query<OrganisationRow>(
-    `UPDATE organisations SET contact_email = coalesce($2, contact_email), language = coalesce($3, language)
-      WHERE id = $1 RETURNING ${COLUMNS}`, [id, p.contactEmail ?? null, p.language ?? null])
+    `UPDATE organisations SET contact_email = coalesce($2, contact_email), language = coalesce($3, language),
+            approval_policy = coalesce($4, approval_policy)
+      WHERE id = $1 RETURNING ${COLUMNS}`, [id, p.contactEmail ?? null, p.language ?? null, p.approvalPolicy ?? null])
   return rows[0] ?? null
+}
+
+/** The organisation's approval policy, read in the caller's transaction. */
+export async function approvalPolicyOf(db: Queryable, id: string): Promise<ApprovalPolicy> {
+  const { rows } = await db.query<{ approvalPolicy: ApprovalPolicy }>(
+    'SELECT approval_policy AS "approvalPolicy" FROM organisations WHERE id = $1', [id])
+  return rows[0]?.approvalPolicy ?? 'sensitive'
 }
 
 /** By name, regardless of case (see insertOrganisation). */

@@ -32,7 +32,7 @@ export async function administrationRoutes(fastify: FastifyInstance, opts: { poo
   app.patch('/organisations/:id', {
     preHandler: adminOnly,
     schema: {
-      operationId: 'updateOrganisation', summary: 'Change an organisation\'s contact address or language', tags: ['administration'], security: secured,
+      operationId: 'updateOrganisation', summary: 'Change an organisation\'s contact address, language or approval policy', tags: ['administration'], security: secured,
       params: IdParams, body: PatchOrganisationSchema, response: { 200: OrganisationSchema, ...problems(400, 401, 403, 404, 415) },
     },
   }, async (request) => admin.updateOrganisation(request.actor!, request.params.id, request.body))

@@ -6,9 +6,8 @@ import { Type } from 'typebox'
 import type { AppealService } from '../services/appeals.js'
 import { etagOf } from '../services/appeals.js'
 import {
-  AppealPageSchema, AppealReadSchema, AppealSchema, CloseAppealSchema, CreateAppealSchema, DeliveryProgressSchema, FollowUpSchema,
-  ListAppealsQuery, PatchAppealSchema, TranslationInputSchema, TranslationParams, WithdrawAppealSchema,
-  type Appeal,
+  AppealPageSchema, AppealReadSchema, CloseAppealSchema, CreateAppealSchema, DeliveryProgressSchema, FollowUpSchema,
+  ListAppealsQuery, PatchAppealSchema, StaffAppealSchema, TranslationInputSchema, TranslationParams, WithdrawAppealSchema,
 } from '../schemas/appeal.js'
 import { IdParams, problems } from '../schemas/common.js'
 import { isStaff } from '../plugins/auth.js'
@@ -19,17 +18,22 @@ import { sendPublicRead } from './public-read.js'
 const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'ETag of the version you edited; required for published appeals' })),
 })
+
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
     maxLength: 255,
     description: '1–255 visible ASCII characters, scoped to your API key. A retry within 24 h returns the first successful response (header `idempotent-replayed: true`); a failed request is not remembered, so it can be retried with the same key once its cause is fixed',
   })),
 })
+const ApproveHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ description: 'required (428 without it): the ETag of the version you reviewed; `*` names none' })),
+  ...IdempotencyHeaders.properties,
+})
 const NoBody = Type.Object({}, { additionalProperties: false, description: 'no body, or `{}`' })
 const secured: Record<string, string[]>[] = [{ apiKey: [] }]
 const optionalAuth: Record<string, string[]>[] = [{}, { apiKey: [] }]
 
-function withEtag(reply: FastifyReply, appeal: Appeal): Appeal {
+function withEtag<T extends { version: number }>(reply: FastifyReply, appeal: T): T {
   void reply.header('etag', etagOf(appeal.version))
   return appeal
 }
@@ -58,7 +62,7 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     schema: {
       operationId: 'createAppeal', summary: 'Create a draft appeal', tags: ['appeals'], security: secured,
       headers: IdempotencyHeaders, body: CreateAppealSchema,
-      response: { 201: AppealSchema, ...problems(400, 401, 403, 409, 413, 415, 422) },
+      response: { 201: StaffAppealSchema, ...problems(400, 401, 403, 409, 413, 415, 422) },
     },
   }, async (request, reply) => {
     const appeal = await appeals.create(request.actor!, request.body)
@@ -99,9 +103,9 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     preHandler: editor,
     schema: {
       operationId: 'updateAppeal', summary: 'Edit an appeal', tags: ['appeals'], security: secured,
-      description: 'A published appeal needs `If-Match`; a material change emits `appeal.updated`.',
+      description: 'A published appeal needs `If-Match`; a material change emits `appeal.updated`. A change of a draft\'s content (any field but `embargoUntil` and `sensitive`) voids its approval, and cancels its scheduled publish when it then needs an approval it lacks.',
       params: IdParams, headers: IfMatchHeaders, body: PatchAppealSchema,
-      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409, 412, 415, 422, 428) },
+      response: { 200: StaffAppealSchema, ...problems(400, 401, 403, 404, 409, 412, 415, 422, 428) },
     },
   }, async (request, reply) =>
     withEtag(reply, await appeals.patch(request.actor!, request.params.id, request.body, request.headers['if-match'])))
@@ -111,13 +115,25 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     schema: {
       operationId: 'putAppealTranslation', summary: 'Create or replace one translation', tags: ['appeals'], security: secured,
       params: TranslationParams, body: TranslationInputSchema,
-      response: { 200: AppealSchema, 201: AppealSchema, ...problems(400, 401, 403, 404, 409, 422) },
+      response: { 200: StaffAppealSchema, 201: StaffAppealSchema, ...problems(400, 401, 403, 404, 409, 422) },
     },
   }, async (request, reply) => {
     const { appeal, created } = await appeals.putTranslation(request.actor!, request.params.id, request.params.language, request.body)
     void reply.code(created ? 201 : 200)
     return withEtag(reply, appeal)
   })
+
+  app.post('/appeals/:id/approve', {
+    preHandler: editor,
+    preValidation: async (request) => { request.body ??= {} },
+    config: { idempotent: true },
+    schema: {
+      operationId: 'approveAppeal', summary: 'Approve a draft\'s current version for publishing (the second person)', tags: ['appeals'], security: secured,
+      description: 'Needs `If-Match` with the ETag of the version reviewed (428 without, 412 when the appeal has changed since). The approver must be a different person or API key from whoever made the current version\'s content (409 `/problems/self-approval`). Approving is a judgment about the version, not a change of it: `version` and the ETag stay, and `approval.version` is that version. Any later change of a draft\'s content voids the approval. Approving an approved draft changes nothing.',
+      params: IdParams, headers: ApproveHeaders, body: NoBody,
+      response: { 200: StaffAppealSchema, ...problems(400, 401, 403, 404, 409, 412, 422, 428) },
+    },
+  }, async (request, reply) => withEtag(reply, await appeals.approve(request.actor!, request.params.id, request.headers['if-match'])))
 
   app.post('/appeals/:id/publish', {
     preHandler: editor,
@@ -126,9 +142,9 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     config: { idempotent: true },
     schema: {
       operationId: 'publishAppeal', summary: 'Publish a draft (or schedule it behind its embargo)', tags: ['appeals'], security: secured,
-      description: 'Emits `appeal.published`. While `embargoUntil` is in the future the appeal stays a draft with `scheduledPublishAt` set and is published when the embargo lifts; asking again while scheduled changes nothing.',
+      description: 'Emits `appeal.published`. While `embargoUntil` is in the future the appeal stays a draft with `scheduledPublishAt` set and is published when the embargo lifts; asking again while scheduled changes nothing. When the organisation\'s `approvalPolicy` asks for it (`all`, or `sensitive` — the default — for a sensitive appeal), the current content must be approved first: 409 `/problems/approval-required` otherwise, also when scheduling (the rule is applied when publish is asked).',
       params: IdParams, headers: IdempotencyHeaders, body: NoBody,
-      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409, 422) },
+      response: { 200: StaffAppealSchema, ...problems(400, 401, 403, 404, 409, 422) },
     },
   }, async (request, reply) => withEtag(reply, await appeals.publish(request.actor!, request.params.id)))
 
@@ -139,7 +155,7 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
       operationId: 'postAppealUpdate', summary: 'Append a follow-up to a published appeal', tags: ['appeals'], security: secured,
       description: 'Appends follow-up n+1, applies the optional field changes and emits `appeal.updated`.',
       params: IdParams, headers: IdempotencyHeaders, body: FollowUpSchema,
-      response: { 201: AppealSchema, ...problems(400, 401, 403, 404, 409) },
+      response: { 201: StaffAppealSchema, ...problems(400, 401, 403, 404, 409) },
     },
   }, async (request, reply) => {
     const appeal = await appeals.postUpdate(request.actor!, request.params.id, request.body)
@@ -153,7 +169,7 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
     schema: {
       operationId: 'closeAppeal', summary: 'Close a published appeal with its outcome', tags: ['appeals'], security: secured,
       params: IdParams, headers: IdempotencyHeaders, body: CloseAppealSchema,
-      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409) },
+      response: { 200: StaffAppealSchema, ...problems(400, 401, 403, 404, 409) },
     },
   }, async (request, reply) => withEtag(reply, await appeals.close(request.actor!, request.params.id, request.body)))
 
@@ -164,7 +180,7 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
       operationId: 'withdrawAppeal', summary: 'Withdraw an appeal from every public read and feed', tags: ['appeals'], security: secured,
       description: 'Emits `appeal.withdrawn` with only `{ appealId, reference }` (not for drafts, which were never public) and strips content from earlier events.',
       params: IdParams, headers: IdempotencyHeaders, body: WithdrawAppealSchema,
-      response: { 200: AppealSchema, ...problems(400, 401, 403, 404, 409) },
+      response: { 200: StaffAppealSchema, ...problems(400, 401, 403, 404, 409) },
     },
   }, async (request, reply) => withEtag(reply, await appeals.withdraw(request.actor!, request.params.id, request.body.reason)))
 

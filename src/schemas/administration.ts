@@ -16,15 +16,22 @@ export const CreateOrganisationSchema = Type.Object({
 }, { title: 'CreateOrganisation', additionalProperties: false })
 export type CreateOrganisation = Static<typeof CreateOrganisationSchema>
 
+export const ApprovalPolicySchema = StringEnum(['none', 'sensitive', 'all'], {
+  title: 'ApprovalPolicy',
+  description: 'which of the organisation\'s appeals need a second person\'s approval (`POST /v1/appeals/{id}/approve`) before they are published: `none`, `sensitive` ones (the default; every appeal that counts a child is sensitive) or `all`',
+})
+
 export const PatchOrganisationSchema = Type.Object({
   contactEmail: Type.Optional(ContactEmail),
   language: Type.Optional(OrganisationLanguage),
+  approvalPolicy: Type.Optional(ApprovalPolicySchema),
 }, { title: 'PatchOrganisation', additionalProperties: false, minProperties: 1 })
 export type PatchOrganisation = Static<typeof PatchOrganisationSchema>
 
 export const OrganisationSchema = Type.Object({
   id: Uuid, name: Type.String(), kind: OrganisationKind,
-  contactEmail: Type.Union([Type.String(), Type.Null()]), language: LanguageTag, createdAt: Timestamp,
+  contactEmail: Type.Union([Type.String(), Type.Null()]), language: LanguageTag, approvalPolicy: ApprovalPolicySchema,
+  createdAt: Timestamp,
 }, { title: 'Organisation' })
 
 export const CreateApiKeySchema = Type.Object({

@@ -20,6 +20,7 @@ export const PeopleAtRiskSchema = Type.Object({
   risks: Type.Optional(Type.Array(Text(200, 1), { maxItems: 20 })),
   detainedSince: Type.Optional(DateOnly),
 }, { title: 'PeopleAtRisk', additionalProperties: false, description: 'Counts only — never names' })
+export type PeopleAtRisk = Static<typeof PeopleAtRiskSchema>
 
 export const TargetSchema = Type.Object({
   name: Text(200, 1),
@@ -64,6 +65,9 @@ const editable = {
   actionDeadline: DateOnly,
   embargoUntil: Timestamp,
   sources: Type.Array(SourceSchema, { maxItems: 50 }),
+  sensitive: Type.Boolean({
+    description: 'needs two people to publish when the organisation\'s `approvalPolicy` is `sensitive` (the default). Defaults to true when `peopleAtRisk` counts any girl, boy or minor, and cannot be false while it does; counting a child in a change of `peopleAtRisk` sets it again; an editor may set it on any appeal',
+  }),
 }
 const e = editable
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
@@ -74,7 +78,7 @@ export const CreateAppealSchema = Type.Object({
   subdivisions: Type.Optional(e.subdivisions), themes: Type.Optional(e.themes), peopleAtRisk: e.peopleAtRisk,
   targets: Type.Optional(e.targets), asks: Type.Optional(e.asks), legalBasis: Type.Optional(e.legalBasis),
   actionDeadline: Type.Optional(Nullable(e.actionDeadline)), embargoUntil: Type.Optional(Nullable(e.embargoUntil)),
-  sources: Type.Optional(e.sources),
+  sources: Type.Optional(e.sources), sensitive: Type.Optional(e.sensitive),
 }, { title: 'CreateAppeal', additionalProperties: false })
 export type CreateAppeal = Static<typeof CreateAppealSchema>
 
@@ -85,6 +89,7 @@ export const PatchAppealSchema = Type.Object({
   peopleAtRisk: Type.Optional(e.peopleAtRisk), targets: Type.Optional(e.targets), asks: Type.Optional(e.asks),
   legalBasis: Type.Optional(e.legalBasis), actionDeadline: Type.Optional(Nullable(e.actionDeadline)),
   embargoUntil: Type.Optional(Nullable(e.embargoUntil)), sources: Type.Optional(e.sources),
+  sensitive: Type.Optional(e.sensitive),
 }, {
   title: 'PatchAppeal', additionalProperties: false, minProperties: 1,
   description: 'Only the fields given change; `null` clears `actionDeadline` or `embargoUntil`.',
@@ -163,19 +168,53 @@ export const AppealSchema = Type.Object({
 }, { title: 'Appeal' })
 export type Appeal = Static<typeof AppealSchema>
 
+/** Who acted: an API key or (contract §9) a person of the console. */
+export const ActorRefSchema = Type.Object({
+  kind: StringEnum(['key', 'person']),
+  id: Uuid,
+  name: Type.Union([Type.String(), Type.Null()], { description: 'the API key\'s name, or the person\'s; null when it cannot be resolved' }),
+}, { title: 'ActorRef' })
+
+export const ApprovalSchema = Type.Object({
+  approvedBy: ActorRefSchema,
+  approvedAt: Timestamp,
+  version: Type.Integer({ minimum: 1, description: 'the version approved (the approver\'s `If-Match`); approving does not make a new version' }),
+}, { title: 'Approval', description: 'A second person\'s approval of the content for publishing. Void (null) once the content of a draft changes' })
+
+/**
+ * What only the owning organisation's staff (and admins) see of an appeal:
+ * never in public reads, events, webhooks or feeds — an approver's name
+ * is staff business.
+ */
+const staffOnly = {
+  sensitive: Type.Boolean({ description: 'staff only; true when publishing needs a second person\'s approval under the organisation\'s `sensitive` policy (always true when a child is counted)' }),
+  approval: Type.Union([ApprovalSchema, Type.Null()], {
+    description: 'staff only; set by `POST /v1/appeals/{id}/approve`, void once a draft\'s content (any field but `embargoUntil` and `sensitive`, or a translation) changes. After publication it stays as the record of the approval the publication rested on; later changes neither need nor void it',
+  }),
+}
+
+/** The appeal as the changes answer it (staff only): `Appeal` with `sensitive` and `approval`. */
+export const StaffAppealSchema = Type.Object({
+  ...AppealSchema.properties,
+  ...staffOnly,
+}, { title: 'StaffAppeal', description: 'An appeal as its organisation\'s staff see it: `Appeal`, `sensitive` and `approval`' })
+export type StaffAppeal = Static<typeof StaffAppealSchema>
+
 /**
  * An appeal as the reads answer it (GET one, lists): the public
  * representation, plus for staff of the owning organisation (and admins)
- * its "I took action" count. Events, webhooks and public reads carry
- * `Appeal` only.
+ * `sensitive`, `approval` and its "I took action" count. Events, webhooks
+ * and public reads carry `Appeal` only.
  */
 export const AppealReadSchema = Type.Object({
   ...AppealSchema.properties,
+  sensitive: Type.Optional(staffOnly.sensitive),
+  approval: Type.Optional(staffOnly.approval),
   actionsTaken: Type.Optional(Type.Integer({
     minimum: 0,
     description: 'response only; "I took action" count — the public button and the organisations\' reports (`POST /v1/appeals/{id}/actions`). Present for staff of the owning organisation and admins; never in public reads, events or webhooks',
   })),
-}, { title: 'AppealRead', description: 'An appeal as reads answer it: `Appeal`, and `actionsTaken` for its own organisation\'s staff' })
+}, { title: 'AppealRead', description: 'An appeal as reads answer it: `Appeal`, and `sensitive`, `approval` and `actionsTaken` for its own organisation\'s staff' })
 export type AppealRead = Static<typeof AppealReadSchema>
 
 export const AppealPageSchema = Page(AppealReadSchema, 'AppealPage')

@@ -58,7 +58,10 @@ export class AdministrationService {
     return withTransaction(this.pool, async (tx) => {
       const row = await orgs.updateOrganisation(tx, id, changes)
       if (!row) throw notFound('This organisation')
-      await recordAudit(tx, actor, 'organisation.update', 'organisation', id, { fields: Object.keys(patch) })
+      // The approval policy is the two-person rule itself: the audit says what it became.
+      await recordAudit(tx, actor, 'organisation.update', 'organisation', id, {
+        fields: Object.keys(patch), ...(patch.approvalPolicy === undefined ? {} : { approvalPolicy: patch.approvalPolicy }),
+      })
       return publicOrganisation(row)
     })
   }

@@ -110,6 +110,8 @@ export async function testConfig(databaseUrl: string, overrides: Partial<Env> = 
 export interface Keys {
   admin: string
   editor: string
+  /** A second editor of the first NGO: the other person of two-person approval. */
+  reviewer: string
   partner: string
   /** An editor of a second NGO: tenancy tests. */
   otherEditor: string
@@ -127,9 +129,9 @@ export interface TestApp {
   request(as: keyof Keys | null, method: InjectOptions['method'], url: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>
 }
 
-export async function createKey(pool: Pool, org: string, role: Role): Promise<{ key: string; organisationId: string }> {
-  const { key, apiKey } = await new AdministrationService(pool).createApiKeyForOrganisationName(org, role, `${role} test key`)
-  return { key, organisationId: apiKey.organisationId }
+export async function createKey(pool: Pool, org: string, role: Role, name = `${role} test key`): Promise<{ key: string; organisationId: string; id: string }> {
+  const { key, apiKey } = await new AdministrationService(pool).createApiKeyForOrganisationName(org, role, name)
+  return { key, organisationId: apiKey.organisationId, id: apiKey.id }
 }
 
 /** The API on a fresh database with the shared Redis, workers off; closed at teardown. */
@@ -148,10 +150,13 @@ export async function buildTestApp(t: Tap, overrides: Partial<Env> = {}): Promis
   })
   const admin = await createKey(pool, 'Liaoning Watch', 'admin')
   const editor = await createKey(pool, 'Liaoning Watch', 'editor')
+  const reviewer = await createKey(pool, 'Liaoning Watch', 'editor', 'reviewer test key')
   const otherEditor = await createKey(pool, 'Other NGO', 'editor')
   const partner = await createKey(pool, 'Refugee Desk', 'partner')
   const otherPartner = await createKey(pool, 'Press Network', 'partner')
-  const keys = { admin: admin.key, editor: editor.key, partner: partner.key, otherEditor: otherEditor.key, otherPartner: otherPartner.key }
+  const keys = {
+    admin: admin.key, editor: editor.key, reviewer: reviewer.key, partner: partner.key, otherEditor: otherEditor.key, otherPartner: otherPartner.key,
+  }
   return {
     app, pool, redis, config, keys,
     orgIds: { ngo: admin.organisationId, otherNgo: otherEditor.organisationId, partner: partner.organisationId, otherPartner: otherPartner.organisationId },
