@@ -22,7 +22,7 @@ import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { startPostgres, startRedis, freePort, type RunningPostgres, type RunningRedis } from '../test/harness/services.js'
 import { buildTestApp, TEST_SECRETS_KEY, type TestApp } from '../test/helpers/context.js'
-import { anAppeal, createDraft, createPublished } from '../test/helpers/liaoning.js'
+import { anAppeal, approve, createDraft, createPublished } from '../test/helpers/liaoning.js'
 import { publishEverything } from '../test/helpers/public-site.js'
 import { createEndpoint } from '../test/helpers/webhooks.js'
 import { renderAlert } from '../src/email/alert-message.js'
@@ -203,6 +203,7 @@ async function seedEndpoints(ctx: TestApp, count: number): Promise<string[]> {
 /** Publishes a fresh draft; returns when the API answered, and when the request started. */
 async function publish(ctx: TestApp): Promise<number> {
   const draft = await createDraft(ctx)
+  await approve(ctx, draft.id) // a child case: approved by a second key before the clock starts
   const started = Date.now()
   const res = await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`)
   if (res.statusCode !== 200) throw new Error(`publish failed: ${res.statusCode} ${res.body}`)

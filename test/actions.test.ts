@@ -7,7 +7,7 @@
 import t from 'tap'
 import { actionsTaken } from '../src/repositories/actions.js'
 import { buildTestApp, type TestApp } from './helpers/context.js'
-import { allEvents, anAppeal, createDraft, createPublished, expectInvalid, expectProblem, expectStatus } from './helpers/liaoning.js'
+import { allEvents, anAppeal, approve, createDraft, createPublished, expectInvalid, expectProblem, expectStatus } from './helpers/liaoning.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 const JSON_ACCEPT = { accept: 'application/json' }
@@ -71,6 +71,7 @@ t.test('drafts and unknown appeals are 404, withdrawn 410, closed 409: nothing o
   const ctx = await buildTestApp(t)
   const secret = 'Embargoed: do not leak this title'
   const draft = await createDraft(ctx, anAppeal({ title: secret, summary: 'Draft summary that must stay inside', embargoUntil: '2099-01-01T00:00:00Z' }))
+  await approve(ctx, draft.id)
   await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`) // scheduled behind its embargo: still a draft
   const withdrawn = await createPublished(ctx, anAppeal({ title: 'Withdrawn appeal title' }))
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${withdrawn.id}/withdraw`, { reason: 'risk to the family' }), 200)

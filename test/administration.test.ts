@@ -3,9 +3,9 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { buildTestApp, type TestApp } from './helpers/context.js'
-import { liaoningAppeal } from './helpers/liaoning.js'
+import { approve, liaoningAppeal } from './helpers/liaoning.js'
 
-type As = 'admin' | 'editor' | 'partner' | 'otherEditor' | 'otherPartner' | null
+type As = 'admin' | 'editor' | 'reviewer' | 'partner' | 'otherEditor' | 'otherPartner' | null
 interface Organisation { id: string; name: string; kind: string; contactEmail: string | null; createdAt: string }
 interface ApiKey { id: string; organisationId: string; role: string; name: string; prefix: string; createdAt: string; lastUsedAt: string | null; revokedAt: string | null }
 interface AuditEntry {
@@ -65,7 +65,7 @@ t.test('admins create organisations; names are unique (409 on /name); bad input 
   t.match(org, { name: 'Safe Passage Network', kind: 'partner', contactEmail: 'ops@safepassage.example', language: 'en' }, 'English unless told otherwise')
   t.match(org.id, /^[0-9a-f-]{36}$/)
   t.match(org.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
-  t.same(Object.keys(org).sort(), ['contactEmail', 'createdAt', 'id', 'kind', 'language', 'name'], 'no internal fields')
+  t.same(Object.keys(org).sort(), ['approvalPolicy', 'contactEmail', 'createdAt', 'id', 'kind', 'language', 'name'], 'no internal fields')
 
   const duplicate = await ctx.request('admin', 'POST', '/v1/organisations', { name: 'Safe Passage Network', kind: 'ngo', contactEmail: 'x@example.org' })
   t.equal(duplicate.statusCode, 409)
@@ -190,7 +190,7 @@ t.test('listing API keys never exposes a secret or a hash', async (t) => {
   const res = await ctx.request('admin', 'GET', '/v1/api-keys?limit=100')
   t.equal(res.statusCode, 200)
   const { items } = res.json() as Page<ApiKey>
-  t.equal(items.length, 6)
+  t.equal(items.length, 7)
   for (const item of items) {
     t.same(Object.keys(item).sort(), ['createdAt', 'id', 'lastUsedAt', 'name', 'organisationId', 'prefix', 'revokedAt', 'role'], `${item.name}: public fields only`)
   }
@@ -273,12 +273,14 @@ t.test('the audit log says who did what to which resource, newest first, filtera
   const ctx = await buildTestApp(t)
   const adminKeyId = await keyIdOf(ctx, 'admin')
   const editorKeyId = await keyIdOf(ctx, 'editor')
+  const reviewerKeyId = await keyIdOf(ctx, 'reviewer')
 
   const org = await ok<Organisation>(ctx.request('admin', 'POST', '/v1/organisations', newOrganisation('Coastal Watch', 'partner')), 201)
   const { apiKey, key } = await ok<{ apiKey: ApiKey; key: string }>(ctx.request('admin', 'POST', '/v1/api-keys', { organisationId: org.id, role: 'partner', name: 'feed' }), 201)
   await ok(ctx.request('admin', 'DELETE', `/v1/api-keys/${apiKey.id}`), 204)
 
   const appeal = await ok<{ id: string }>(ctx.request('editor', 'POST', '/v1/appeals', liaoningAppeal()), 201)
+  await approve(ctx, appeal.id, 'reviewer')
   await ok(ctx.request('editor', 'POST', `/v1/appeals/${appeal.id}/publish`))
   await ok(ctx.request('editor', 'POST', `/v1/appeals/${appeal.id}/updates`, { body: 'They were moved.' }), 201)
   await ok(ctx.request('editor', 'POST', `/v1/appeals/${appeal.id}/close`, { outcome: { code: 'released' } }))
@@ -286,10 +288,11 @@ t.test('the audit log says who did what to which resource, newest first, filtera
   const all = await ok<Page<AuditEntry>>(ctx.request('admin', 'GET', '/v1/audit-log?limit=100'))
   t.same(all.items.map((e) => e.id), [...all.items.map((e) => e.id)].sort((a, b) => b - a), 'newest first')
   t.ok(all.items.every((e, i) => i === 0 || Date.parse(e.at) <= Date.parse(all.items[i - 1]!.at)), 'times descend too')
-  t.same(all.items.slice(0, 7).map((e) => e.action), [
-    'appeal.close', 'appeal.follow-up', 'appeal.publish', 'appeal.create', 'api-key.revoke', 'api-key.create', 'organisation.create',
+  t.same(all.items.slice(0, 8).map((e) => e.action), [
+    'appeal.close', 'appeal.follow-up', 'appeal.publish', 'appeal.approve', 'appeal.create', 'api-key.revoke', 'api-key.create', 'organisation.create',
   ])
-  const [close, , , , revoke, create, orgCreate] = all.items
+  const [close, , , approval, , revoke, create, orgCreate] = all.items
+  t.match(approval, { apiKeyId: reviewerKeyId, organisationId: ctx.orgIds.ngo, actorRole: 'editor', action: 'appeal.approve', resourceId: appeal.id, details: { version: 1 } })
   const byAdmin = { apiKeyId: adminKeyId, organisationId: ctx.orgIds.ngo, actorRole: 'admin' }
   t.match(orgCreate, { ...byAdmin, action: 'organisation.create', resourceType: 'organisation', resourceId: org.id, details: { name: 'Coastal Watch', kind: 'partner' } })
   t.match(create, { ...byAdmin, action: 'api-key.create', resourceType: 'api-key', resourceId: apiKey.id, details: { role: 'partner', organisationId: org.id } })
@@ -302,11 +305,11 @@ t.test('the audit log says who did what to which resource, newest first, filtera
   for (const e of all.items) t.match(e.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
 
   const ofAppeal = await ok<Page<AuditEntry>>(ctx.request('admin', 'GET', `/v1/audit-log?resourceType=appeal&resourceId=${appeal.id}`))
-  t.same(ofAppeal.items.map((e) => e.action), ['appeal.close', 'appeal.follow-up', 'appeal.publish', 'appeal.create'])
+  t.same(ofAppeal.items.map((e) => e.action), ['appeal.close', 'appeal.follow-up', 'appeal.publish', 'appeal.approve', 'appeal.create'])
   const revocations = await ok<Page<AuditEntry>>(ctx.request('admin', 'GET', '/v1/audit-log?action=api-key.revoke'))
   t.same(revocations.items.map((e) => e.resourceId), [apiKey.id])
   const keys = await ok<Page<AuditEntry>>(ctx.request('admin', 'GET', '/v1/audit-log?resourceType=api-key'))
-  t.same(keys.items.map((e) => e.action), ['api-key.revoke', 'api-key.create', 'api-key.create', 'api-key.create', 'api-key.create', 'api-key.create', 'api-key.create'])
+  t.same(keys.items.map((e) => e.action), ['api-key.revoke', ...Array(7).fill('api-key.create')])
   const ofPartnerOrg = await ok<Page<AuditEntry>>(ctx.request('admin', 'GET', `/v1/audit-log?organisationId=${ctx.orgIds.ngo}&resourceType=organisation`))
   t.same(ofPartnerOrg.items.map((e) => e.resourceId), [org.id], 'organisationId filters by the acting organisation')
   const none = await ok<Page<AuditEntry>>(ctx.request('admin', 'GET', `/v1/audit-log?resourceId=${randomUUID()}`))
@@ -316,7 +319,7 @@ t.test('the audit log says who did what to which resource, newest first, filtera
   t.same(items.map((e) => e.id), all.items.map((e) => e.id), 'pages of 3 join up with no gap or duplicate')
   t.equal(pages, Math.ceil(all.items.length / 3))
   const filteredWalk = await walk<AuditEntry>(ctx, `/v1/audit-log?resourceId=${appeal.id}`, 1)
-  t.equal(filteredWalk.items.length, 4, 'filters hold across pages')
+  t.equal(filteredWalk.items.length, 5, 'filters hold across pages')
 
   for (const query of ['resourceType=NOT%20VALID', 'action=DROP%20TABLE', 'organisationId=x', 'cursor=zzz', 'limit=0', 'actor=me']) {
     const res = await ctx.request('admin', 'GET', `/v1/audit-log?${query}`)

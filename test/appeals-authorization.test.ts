@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/context.js'
 import {
-  anAppeal, createDraft, createPublished, expectProblem, expectStatus, requestWithKey, rowCounts,
+  anAppeal, approve, createDraft, createPublished, expectProblem, expectStatus, requestWithKey, rowCounts,
 } from './helpers/liaoning.js'
 
 t.test('appeal authorization', async (t) => {
@@ -115,6 +115,7 @@ t.test('appeal authorization', async (t) => {
     t.equal(expectStatus(t, await ctx.request('admin', 'GET', `/v1/appeals/${otherDraft.id}`), 200).id, otherDraft.id)
     const patched = expectStatus(t, await ctx.request('admin', 'PATCH', `/v1/appeals/${otherDraft.id}`, { title: 'Edited by the admin' }), 200)
     t.equal(patched.title, 'Edited by the admin')
+    await approve(ctx, otherDraft.id, 'otherEditor') // the admin made the content: the NGO's own editor approves it
     t.equal(expectStatus(t, await ctx.request('admin', 'POST', `/v1/appeals/${otherDraft.id}/publish`), 200).status, 'published')
     const own = expectStatus(t, await ctx.request('admin', 'POST', '/v1/appeals', anAppeal()), 201)
     t.equal(own.status, 'draft')

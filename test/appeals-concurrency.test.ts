@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/context.js'
-import { allEvents, anAppeal, createDraft, createPublished, expectProblem } from './helpers/liaoning.js'
+import { allEvents, anAppeal, approve, createDraft, createPublished, expectProblem } from './helpers/liaoning.js'
 
 t.test('appeal concurrency', async (t) => {
   const ctx = await buildTestApp(t)
@@ -26,6 +26,7 @@ t.test('appeal concurrency', async (t) => {
 
   t.test('two publishes at once: one 200, one 409, one event', async (t) => {
     const draft = await createDraft(ctx)
+    await approve(ctx, draft.id)
     const results = await Promise.all([1, 2].map(() => ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`)))
     t.same(results.map((r) => r.statusCode).sort(), [200, 409], results.map((r) => r.body).join('\n'))
     expectProblem(t, results.find((r) => r.statusCode === 409)!, 409, 'illegal-transition')

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildTestApp, startTestWorker, type TestApp } from './helpers/context.js'
-import { allEvents, anAppeal, createDraft, expectProblem, expectStatus } from './helpers/liaoning.js'
+import { allEvents, anAppeal, approve, createDraft, expectProblem, expectStatus } from './helpers/liaoning.js'
 import { eventually } from './helpers/eventually.js'
 
 /** Polls `check` until it returns a truthy value; fails after `timeoutMs`. */
@@ -13,8 +13,9 @@ const publishedEventsOf = async (ctx: TestApp, id: string) =>
 
 t.test('an embargoed appeal is scheduled by publish and published by the worker when the embargo lifts', async (t) => {
   const ctx = await buildTestApp(t)
-  const embargoUntil = new Date(Date.now() + 1500).toISOString()
+  const embargoUntil = new Date(Date.now() + 3000).toISOString() // room for the approval before publish is asked
   const draft = await createDraft(ctx, anAppeal({ embargoUntil }))
+  await approve(ctx, draft.id) // a child case: a second key approves before publish is asked
   t.equal(draft.embargoUntil, embargoUntil)
   t.equal(draft.scheduledPublishAt, null, 'not scheduled before publish is asked')
 
@@ -61,12 +62,14 @@ t.test('scheduled drafts: moved, cancelled and past embargoes', async (t) => {
 
   // An embargo already over: publish is immediate.
   const past = await createDraft(ctx, anAppeal({ embargoUntil: '2020-01-01T00:00:00.000Z' }))
+  await approve(ctx, past.id)
   const now = expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${past.id}/publish`), 200)
   t.equal(now.status, 'published')
   t.equal(now.scheduledPublishAt, null)
 
   // Moved later while scheduled: the schedule follows the embargo.
   const moved = await createDraft(ctx, anAppeal({ embargoUntil: soon() }))
+  await approve(ctx, moved.id)
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${moved.id}/publish`), 200)
   const later = new Date(Date.now() + 60 * 60 * 1000).toISOString()
   const patched = expectStatus(t, await ctx.request('editor', 'PATCH', `/v1/appeals/${moved.id}`, { embargoUntil: later }), 200)
@@ -74,6 +77,7 @@ t.test('scheduled drafts: moved, cancelled and past embargoes', async (t) => {
 
   // Withdrawn while scheduled: never published, never announced.
   const cancelled = await createDraft(ctx, anAppeal({ embargoUntil: soon() }))
+  await approve(ctx, cancelled.id)
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${cancelled.id}/publish`), 200)
   const withdrawn = expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${cancelled.id}/withdraw`, { reason: 'family asked us not to' }), 200)
   t.equal(withdrawn.status, 'withdrawn')
@@ -81,6 +85,7 @@ t.test('scheduled drafts: moved, cancelled and past embargoes', async (t) => {
 
   // A scheduled draft cannot lose the asks it needs to go out.
   const needsAsks = await createDraft(ctx, anAppeal({ embargoUntil: later }))
+  await approve(ctx, needsAsks.id)
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${needsAsks.id}/publish`), 200)
   const noAsks = await ctx.request('editor', 'PATCH', `/v1/appeals/${needsAsks.id}`, { asks: [] })
   t.match(expectProblem(t, noAsks, 422, 'not-ready-to-publish').errors, [{ pointer: '/asks' }])

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/context.js'
 import {
-  allEvents, anAppeal, createDraft, createPublished, expectInvalid, expectProblem, expectStatus, rowCounts,
+  allEvents, anAppeal, approve, createDraft, createPublished, expectInvalid, expectProblem, expectStatus, rowCounts,
 } from './helpers/liaoning.js'
 
 t.test('Idempotency-Key on appeal POSTs', async (t) => {
@@ -63,6 +63,7 @@ t.test('Idempotency-Key on appeal POSTs', async (t) => {
 
   t.test('publish, follow-ups and close replay instead of acting twice', async (t) => {
     const draft = await createDraft(ctx)
+    await approve(ctx, draft.id)
     const url = `/v1/appeals/${draft.id}`
     const eventsBefore = (await allEvents(ctx)).length
 
@@ -97,6 +98,7 @@ t.test('Idempotency-Key on appeal POSTs', async (t) => {
     const headers = { 'idempotency-key': 'publish-after-fix' }
     expectProblem(t, await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`, undefined, headers), 422, 'not-ready-to-publish')
     expectStatus(t, await ctx.request('editor', 'PATCH', `/v1/appeals/${draft.id}`, { asks: ['Release them.'] }), 200)
+    await approve(ctx, draft.id)
     const retry = await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`, undefined, headers)
     t.equal(expectStatus(t, retry, 200).status, 'published')
     t.notOk(retry.headers['idempotent-replayed'])

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/context.js'
 import {
-  allEvents, anAppeal, createDraft, createPublished, expectProblem, expectStatus, liaoningAppeal,
+  allEvents, anAppeal, approve, createDraft, createPublished, expectProblem, expectStatus, liaoningAppeal,
 } from './helpers/liaoning.js'
 
 const EVENT_ID = /^msg_[0-9A-Za-z]{26}$/
@@ -72,6 +72,8 @@ t.test('the whole staff workflow on the Liaoning case', async (t) => {
 
   let published: any
   await t.test('publish sets publishedAt and writes appeal.published', async (t) => {
+    expectProblem(t, await ctx.request('editor', 'POST', `${url}/publish`), 409, 'approval-required')
+    t.equal((await approve(ctx, appeal.id, 'reviewer')).version, 5, 'a second key approves version 5')
     const res = await ctx.request('editor', 'POST', `${url}/publish`)
     published = expectStatus(t, res, 200)
     t.equal(published.status, 'published')
@@ -236,6 +238,7 @@ t.test('every action is in the audit log', async (t) => {
     `SELECT action, actor_role FROM audit_log WHERE resource_type = 'appeal' AND resource_id = $1 ORDER BY id`, [appeal.id])
   t.same(rows, [
     { action: 'appeal.create', actor_role: 'editor' },
+    { action: 'appeal.approve', actor_role: 'editor' },
     { action: 'appeal.publish', actor_role: 'editor' },
     { action: 'appeal.close', actor_role: 'editor' },
   ])

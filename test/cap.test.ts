@@ -7,7 +7,7 @@
 import t from 'tap'
 import { parseAtomFeed } from 'feedsmith'
 import { buildTestApp, type TestApp } from './helpers/context.js'
-import { anAppeal, createDraft, createPublished, expectProblem, expectStatus, type Tap } from './helpers/liaoning.js'
+import { anAppeal, approve, createDraft, createPublished, expectProblem, expectStatus, type Tap } from './helpers/liaoning.js'
 import { atomRuleViolations, capSchemaErrors, xpath } from './helpers/feeds.js'
 
 const BASE = 'https://alerts.example.org'
@@ -47,6 +47,7 @@ t.test('Alert, Update, Cancel: one message per lifecycle event, schema-valid, ea
     { title: '중국: 북한 주민 7명 강제송환 위기', summary: '랴오닝성에 구금된 7명이 고문 위험에 처해 있다.', asks: ['강제송환하지 마십시오.'] }), 201)
   expectStatus(t, await ctx.request('editor', 'PUT', `/v1/appeals/${draft.id}/translations/fr`,
     { title: 'Chine : sept Nord-Coréens menacés de renvoi forcé', summary: 'Sept personnes détenues au Liaoning risquent la torture.' }), 201)
+  await approve(ctx, draft.id)
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`), 200)
   const id = draft.id as string
 
@@ -145,6 +146,7 @@ t.test('drafts, scheduled drafts, withdrawn drafts and unknown appeals have no C
   const ctx = await buildTestApp(t, { PUBLIC_BASE_URL: BASE })
   const draft = await createDraft(ctx)
   const scheduled = await createDraft(ctx, anAppeal({ embargoUntil: '2099-01-01T00:00:00Z' }))
+  await approve(ctx, scheduled.id)
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${scheduled.id}/publish`), 200)
   const withdrawnDraft = await createDraft(ctx)
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${withdrawnDraft.id}/withdraw`, { reason: 'Never mind.' }), 200)

@@ -52,6 +52,11 @@ t.test('dev starts everything embedded, serves a working admin key and stops cle
   const appeal = await created.json() as { id: string; status: string }
   t.equal(created.status, 201, JSON.stringify(appeal))
   t.equal(appeal.status, 'draft')
+  // A child is counted: a second key of the organisation approves before the admin publishes.
+  const [adminKey] = ((await (await fetch(`${base}/v1/api-keys`, { headers: auth })).json()) as { items: { organisationId: string }[] }).items
+  const colleague = await (await fetch(`${base}/v1/api-keys`, { method: 'POST', headers: auth, body: JSON.stringify({ organisationId: adminKey!.organisationId, role: 'editor', name: 'colleague' }) })).json() as { key: string }
+  const approved = await fetch(`${base}/v1/appeals/${appeal.id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${colleague.key}`, 'if-match': '"1"' } })
+  t.equal(approved.status, 200, await approved.clone().text())
   const published = await fetch(`${base}/v1/appeals/${appeal.id}/publish`, { method: 'POST', headers: { authorization: auth.authorization } })
   t.equal(published.status, 200, await published.clone().text())
   const publicList = await (await fetch(`${base}/v1/appeals`)).json() as { items: { id: string }[] }

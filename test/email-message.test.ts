@@ -13,7 +13,7 @@ import {
   isMailworthy, renderAlert, SLOT_PREFERENCES, SLOT_THREAD_ROOT, SLOT_UNSUBSCRIBE, type AlertEvent, type AlertOptions,
 } from '../src/email/alert-message.js'
 import { MimeTemplate } from '../src/email/mime.js'
-import { anAppeal, createDraft, createPublished } from './helpers/liaoning.js'
+import { anAppeal, approve, createDraft, createPublished } from './helpers/liaoning.js'
 import { eventually, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
 
 const FROM = 'Urgent Appeals <alerts@alerts.example.org>'
@@ -168,6 +168,7 @@ t.test('through the whole pipeline: the fallback background, then a deadline cha
   const draft = await createDraft(stack, anAppeal({ actionDeadline: '2099-06-30' }))
   const translation = { title: 'Chine : sept Nord-Coréens risquent un renvoi forcé', summary: 'Sept personnes détenues au Liaoning.' }
   t.equal((await stack.request('editor', 'PUT', `/v1/appeals/${draft.id}/translations/fr`, translation)).statusCode, 201)
+  await approve(stack, draft.id)
   const appeal = (await stack.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`)).json()
   const [first] = await eventually(async () => { const m = await alertsTo(stack, 'fr@example.org'); return m.length === 1 ? m : undefined }, 20_000, 'the first alert')
   t.match(String(first!.html), /<div lang="en"><p>Chinese authorities apprehended/, 'the French supporter reads the original background, marked English')

@@ -3,7 +3,7 @@
 import t from 'tap'
 import pg from 'pg'
 import { buildTestApp, type TestApp } from './helpers/context.js'
-import { liaoningAppeal } from './helpers/liaoning.js'
+import { approve, liaoningAppeal } from './helpers/liaoning.js'
 import { withTransaction } from '../src/db/pool.js'
 import { appendEvent } from '../src/services/events.js'
 
@@ -20,6 +20,7 @@ async function ok<T = unknown>(res: Promise<{ statusCode: number; body: string; 
 async function publishAppeal(ctx: TestApp, title?: string): Promise<string> {
   const { reference: _reference, ...body } = liaoningAppeal()
   const appeal = await ok<{ id: string }>(ctx.request('editor', 'POST', '/v1/appeals', { ...body, ...(title ? { title } : {}) }), 201)
+  await approve(ctx, appeal.id) // a child case: a second key approves it
   await ok(ctx.request('editor', 'POST', `/v1/appeals/${appeal.id}/publish`))
   return appeal.id
 }

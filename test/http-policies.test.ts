@@ -5,11 +5,12 @@ import { WriteBehindRateStore } from '../src/plugins/write-behind-rate-store.js'
 import { createFailFastRedis } from '../src/queue/queues.js'
 import { buildTestApp, buildTestAppOnPrivateRedis } from './helpers/context.js'
 import { eventually } from './helpers/eventually.js'
-import { liaoningAppeal } from './helpers/liaoning.js'
+import { approve, liaoningAppeal } from './helpers/liaoning.js'
 
 t.test('keyless requests share one budget per client address; keys and ops endpoints are not counted', async (t) => {
   const ctx = await buildTestApp(t, { PUBLIC_RATE_LIMIT: '4' })
   const appeal = (await ctx.request('editor', 'POST', '/v1/appeals', liaoningAppeal())).json()
+  await approve(ctx, appeal.id)
   await ctx.request('editor', 'POST', `/v1/appeals/${appeal.id}/publish`)
 
   // Public appeal reads and supporter routes draw from the same budget.

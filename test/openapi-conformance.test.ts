@@ -125,7 +125,10 @@ t.test('headers, bodyless POSTs and event bodies are what the document says', as
   t.equal(replay.headers.location, `/v1/appeals/${appeal.id}`, 'Location points at the appeal')
   t.equal(replay.headers.etag, create.headers.etag)
   json(await call('editor', 'GET', `/v1/appeals/${appeal.id}`), 200)
-  json(await call('editor', 'PUT', `/v1/appeals/${appeal.id}/translations/ko`, { title: '중국: 북한 주민 7명 강제송환 위기', summary: '랴오닝성에 구금된 7명.' }), 201)
+  const translated = await call('editor', 'PUT', `/v1/appeals/${appeal.id}/translations/ko`, { title: '중국: 북한 주민 7명 강제송환 위기', summary: '랴오닝성에 구금된 7명.' })
+  json(translated, 201)
+  // Not needed for an adult case under the default policy, but a colleague may approve any draft (a bare POST).
+  json(await call('reviewer', 'POST', `/v1/appeals/${appeal.id}/approve`, undefined, { headers: { 'if-match': String(translated.headers.etag) } }), 200)
   const publish = await call('editor', 'POST', `/v1/appeals/${appeal.id}/publish`) // a bare POST
   t.equal(json(publish, 200).status, 'published')
   json(await call(null, 'GET', `/v1/appeals/${appeal.id}`), 200)

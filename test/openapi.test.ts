@@ -98,7 +98,7 @@ t.test('every operation is named, summarised, tagged and documents its problems'
 t.test('named components exist and are referenced, not copied', async (t) => {
   const document = await freshDocument()
   const schemas = (document.components as Json).schemas as Json
-  for (const name of ['Appeal', 'AppealPage', 'CreateAppeal', 'PatchAppeal', 'Problem', 'FieldError', 'PeopleAtRisk', 'Target', 'Source', 'Translation', 'Outcome', 'Urgency', 'AppealStatus', 'Event', 'EventPage', 'ApiKey', 'Organisation', 'Readiness', 'Health']) {
+  for (const name of ['Appeal', 'StaffAppeal', 'Approval', 'AppealPage', 'CreateAppeal', 'PatchAppeal', 'Problem', 'FieldError', 'PeopleAtRisk', 'Target', 'Source', 'Translation', 'Outcome', 'Urgency', 'AppealStatus', 'Event', 'EventPage', 'ApiKey', 'Organisation', 'Readiness', 'Health']) {
     t.ok(schemas[name], `components.schemas.${name}`)
   }
   t.same(Object.keys(schemas), Object.keys(schemas).sort((a, b) => a.localeCompare(b)), 'components sorted by name')
@@ -107,7 +107,7 @@ t.test('named components exist and are referenced, not copied', async (t) => {
   const text = JSON.stringify(document.paths)
   t.notOk(text.includes('"title":"Appeal"'), 'no inline copy of Appeal in paths')
   const createAppeal = operations(document).find(({ operation }) => operation.operationId === 'createAppeal')!.operation
-  t.equal(createAppeal.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/Appeal')
+  t.equal(createAppeal.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/StaffAppeal')
   t.equal(createAppeal.requestBody.content['application/json'].schema.$ref, '#/components/schemas/CreateAppeal')
   t.same(Object.keys(document).slice(0, 4), ['openapi', 'info', 'servers', 'tags'], 'overview first')
 })
@@ -190,7 +190,7 @@ t.test('bodyless POSTs do not require a body; the others do', async (t) => {
   const document = await freshDocument()
   const bodyless = operations(document).filter(({ operation }) => operation.requestBody?.required === false)
     .map(({ operation }) => operation.operationId).sort()
-  t.same(bodyless, ['enableWebhook', 'publishAppeal', 'resendWebhookDelivery', 'rotateWebhookSecret', 'testWebhook'])
+  t.same(bodyless, ['approveAppeal', 'enableWebhook', 'publishAppeal', 'resendWebhookDelivery', 'rotateWebhookSecret', 'testWebhook'])
   for (const { operation } of operations(document)) {
     if (operation.requestBody && !bodyless.includes(operation.operationId)) t.equal(operation.requestBody.required, true, `${operation.operationId}: body required`)
   }

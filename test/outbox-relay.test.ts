@@ -5,7 +5,7 @@ import t from 'tap'
 import pg from 'pg'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildTestApp, buildTestAppOnPrivateRedis, startTestWorker, type TestApp } from './helpers/context.js'
-import { liaoningAppeal } from './helpers/liaoning.js'
+import { approve, liaoningAppeal } from './helpers/liaoning.js'
 import { withTransaction } from '../src/db/pool.js'
 import { appendEvent } from '../src/services/events.js'
 import { claimUndispatched } from '../src/repositories/events.js'
@@ -25,6 +25,7 @@ async function publishAppeal(ctx: TestApp): Promise<string> {
   const created = await ctx.request('editor', 'POST', '/v1/appeals', body)
   if (created.statusCode !== 201) throw new Error(`create: ${created.statusCode} ${created.body}`)
   const id = created.json().id as string
+  await approve(ctx, id) // a child case: a second key approves it
   const published = await ctx.request('editor', 'POST', `/v1/appeals/${id}/publish`)
   if (published.statusCode !== 200) throw new Error(`publish: ${published.statusCode} ${published.body}`)
   return id

@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import type { ParsedMail } from 'mailparser'
 import { EmailChannel } from '../src/email/channel.js'
 import { createEmailQueue } from '../src/email/queue.js'
-import { anAppeal, createDraft, createPublished } from './helpers/liaoning.js'
+import { anAppeal, approve, createDraft, createPublished } from './helpers/liaoning.js'
 import {
   emailProgress, eventually, pathOf, seedActiveSubscribers, startSupporterStack, subscribeAndConfirm,
   verifyDkim, type SupporterStack,
@@ -62,6 +62,7 @@ t.test('filters, translations, layout and every header of the real message', asy
     const res = await stack.request('editor', 'PUT', `/v1/appeals/${draft.id}/translations/${language}`, body)
     t.ok([200, 201].includes(res.statusCode), `translation ${language}`)
   }
+  await approve(stack, draft.id)
   t.equal((await stack.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`)).statusCode, 200)
   const counts = await settled(stack, draft.id, 4)
   t.same(counts, { sent: 4 }, 'progress: four sent')

@@ -22,6 +22,7 @@ tap.test('Postgres restarted: 503 problems during the outage, then the API and w
   const pool = createPool(pgServer.url, { max: 2 })
   t.teardown(() => pool.end())
   const { key } = await createKey(pool, 'Liaoning Watch', 'editor')
+  const { key: reviewerKey } = await createKey(pool, 'Liaoning Watch', 'editor', 'reviewer')
   const intended = await seedSupporters(pool, SUPPORTERS)
 
   const port = await freePort()
@@ -35,6 +36,11 @@ tap.test('Postgres restarted: 503 problems during the outage, then the API and w
   })
   const draft = await (await api('POST', '/v1/appeals', anAppeal())).json() as { id: string }
   t.ok(draft.id, 'a draft exists before the outage')
+  // A child is counted: a colleague approves it (two-person rule) before the outage.
+  const approved = await fetch(`http://127.0.0.1:${port}/v1/appeals/${draft.id}/approve`, {
+    method: 'POST', signal: AbortSignal.timeout(15_000), headers: { authorization: `Bearer ${reviewerKey}`, 'if-match': '"1"' },
+  })
+  t.equal(approved.status, 200, 'approved by a second key')
 
   await pgServer.kill('SIGINT') // fast shutdown: every connection is terminated
   const during: Record<string, number> = {}

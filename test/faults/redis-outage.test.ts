@@ -4,7 +4,7 @@
 // the worker relays the event and every partner and supporter hears once.
 import tap from 'tap'
 import { buildTestApp, startPrivateRedis } from '../helpers/context.js'
-import { anAppeal, createDraft } from '../helpers/liaoning.js'
+import { anAppeal, approve, createDraft } from '../helpers/liaoning.js'
 import { startReceiver } from '../helpers/receiver.js'
 import { startSmtpSink } from '../helpers/smtp-sink.js'
 import { createEndpoint } from '../helpers/webhooks.js'
@@ -23,6 +23,7 @@ tap.test('Redis killed before a publish: 2xx, then everything delivered once Red
   await startWorkerProcess(t, roleEnv({ DATABASE_URL: ctx.config.databaseUrl, REDIS_URL: redis.url, SMTP_URL: sink.url }))
 
   const draft = await createDraft(ctx, anAppeal())
+  await approve(ctx, draft.id)
   await redis.stop() // SIGKILL: no save, no goodbye
   const published = await ctx.request('editor', 'POST', `/v1/appeals/${draft.id}/publish`)
   t.equal(published.statusCode, 200, `publish answers 200 while Redis is down: ${published.body.slice(0, 200)}`)

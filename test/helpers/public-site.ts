@@ -4,7 +4,7 @@
 // two follow-ups; a closed appeal with its outcome; a draft, an embargoed
 // one, a withdrawn one and a withdrawn draft — each with a marker in every
 // text field, so a test can assert that nothing of it is ever rendered.
-import { anAppeal, createDraft, createPublished } from './liaoning.js'
+import { anAppeal, approve, createDraft, createPublished } from './liaoning.js'
 import type { TestApp } from './context.js'
 
 /** Every text field of an appeal that must never be shown, marked with `marker`. */
@@ -89,6 +89,7 @@ export async function seedSite(ctx: TestApp, open: Record<string, unknown> = {})
   }), 'close')
   const draft = await createDraft(ctx, secretAppeal('DRAFTMARK'))
   const scheduled = await createDraft(ctx, secretAppeal('EMBARGOMARK', { embargoUntil: new Date(Date.now() + 86_400_000).toISOString() }))
+  await approve(ctx, scheduled.id)
   await ok(await ctx.request('editor', 'POST', `/v1/appeals/${scheduled.id}/publish`), 'schedule')
   const withdrawn = await createPublished(ctx, secretAppeal('WITHDRAWNMARK'))
   await ok(await ctx.request('editor', 'POST', `/v1/appeals/${withdrawn.id}/withdraw`, { reason: 'consent withdrawn by the family' }), 'withdraw')
