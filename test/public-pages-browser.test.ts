@@ -14,7 +14,7 @@ import t from 'tap'
 import { freePort } from './harness/services.js'
 import { eventually, linksIn, startSupporterStack, type SupporterStack } from './helpers/supporters.js'
 import { seedSite } from './helpers/public-site.js'
-import { checkVariants, launchBrowser, screenshot, watchPage, type Page } from './helpers/browser.js'
+import { launchBrowser, screenshot, walkPages } from './helpers/browser.js'
 
 const README_SCREENS = fileURLToPath(new URL('./screenshots/', import.meta.url))
 /** The README shows the top of each page: two screens of a phone. */
@@ -35,19 +35,7 @@ t.test('a supporter on a phone: home, signup, confirm, the appeal, "I took actio
   const site = await seedSite(stack, { actionDeadline: new Date(Date.now() + 6 * 86_400_000).toISOString().slice(0, 10) })
   const email = 'min-ji@example.org'
 
-  const watches: { problems: string[] }[] = []
-  const open = async (options: Parameters<typeof browser.newPage>[0] = {}) => {
-    const page = await browser.newPage(options)
-    watches.push(watchPage(page, origin))
-    return page
-  }
-  /** The page's h1, then axe in the four variants, and nothing wider than the screen. */
-  const expectPage = async (page: Page, heading: string, screenshotName?: string) => {
-    await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor()
-    const report = await checkVariants(page, screenshotName ? { screenshotName } : {})
-    t.same(report.violations, [], `${heading}: no serious or critical axe violation at 390 and 1280 px, light and dark`)
-    t.same(report.overflow, [], `${heading}: nothing wider than the screen`)
-  }
+  const { open, expectPage, problems } = walkPages(t, browser, origin)
 
   // ---- The supporter's way, on a phone, without JavaScript ------------------------
   const phone = await open({ width: 390, javaScriptEnabled: false })
@@ -159,5 +147,5 @@ t.test('a supporter on a phone: home, signup, confirm, the appeal, "I took actio
     t.notMatch(await desk.content(), /MARK/, `${heading}: nothing of the appeal`)
   }
 
-  t.same(watches.flatMap((w) => w.problems), [], 'no request to another origin, no console error (CSP violations included)')
+  t.same(problems(), [], 'no request to another origin, no console error (CSP violations included)')
 })

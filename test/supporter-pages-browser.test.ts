@@ -11,7 +11,7 @@ import { freePort } from './harness/services.js'
 import { anAppeal, createPublished } from './helpers/liaoning.js'
 import { eventually, linksIn, startSupporterStack, type SupporterStack } from './helpers/supporters.js'
 import {
-  applyVariant, checkVariants, elementContrast, launchBrowser, screenshot, watchPage, VARIANTS, type Page,
+  applyVariant, elementContrast, launchBrowser, screenshot, walkPages, VARIANTS,
 } from './helpers/browser.js'
 
 async function statusOf(stack: SupporterStack, email: string): Promise<string | null> {
@@ -27,20 +27,7 @@ t.test('a supporter in Chromium: confirm, choose by region, unsubscribe from an 
   await stack.app.listen({ host: '127.0.0.1', port })
   const email = 'amira@example.org'
 
-  const watches: { problems: string[] }[] = []
-  const open = async (options: Parameters<typeof browser.newPage>[0] = {}) => {
-    const page = await browser.newPage(options)
-    watches.push(watchPage(page, origin))
-    return page
-  }
-  /** The page's heading, then axe in the four variants (and screenshots when named). */
-  const expectPage = async (page: Page, heading: string, screenshotName?: string) => {
-    await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor()
-    const report = await checkVariants(page, screenshotName ? { screenshotName } : {})
-    t.same(report.violations, [], `${heading}: no serious or critical axe violation at 390 and 1280 px, light and dark`)
-    t.same(report.overflow, [], `${heading}: nothing wider than the screen`)
-    t.equal(await page.locator('script').count(), 0, `${heading}: no script`)
-  }
+  const { open, expectPage, problems } = walkPages(t, browser, origin, { scriptless: true })
 
   await stack.request(null, 'POST', '/v1/subscriptions', { email, language: 'en' })
   const confirmUrl = (await linksIn(await stack.sink.waitFor(email, 30_000))).find((l) => l.includes('/subscriptions/confirm/'))!
@@ -129,5 +116,5 @@ t.test('a supporter in Chromium: confirm, choose by region, unsubscribe from an 
   await page.goto(lateUrl)
   await expectPage(page, 'This link has expired')
 
-  t.same(watches.flatMap((w) => w.problems), [], 'no request to another origin, no console error (CSP violations included)')
+  t.same(problems(), [], 'no request to another origin, no console error (CSP violations included)')
 })

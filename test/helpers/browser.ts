@@ -226,3 +226,42 @@ export async function elementContrast(page: Page, selector: string): Promise<{ c
   })
   return { color, background, ratio: Math.round(contrastRatio(color, background) * 100) / 100 }
 }
+
+interface Asserts {
+  same(found: any, wanted: any, message: string): unknown
+  equal(found: any, wanted: any, message: string): unknown
+}
+
+/** What every page-walking test does: open watched pages, check each page it reaches, and see what went wrong. */
+export interface PageWalk {
+  /** A page in a fresh context, watched for requests to other origins and console errors. */
+  open(options?: PageOptions): Promise<Page>
+  /**
+   * Waits for the page's h1, then asserts no serious or critical axe
+   * violation and no sideways scrolling at 390 and 1280 px, light and
+   * dark (screenshots when named); on a scriptless site, no script at all.
+   */
+  expectPage(page: Page, heading: string, screenshotName?: string): Promise<void>
+  /** Everything the watched pages did that they should not have (assert it is empty at the end). */
+  problems(): string[]
+}
+
+/** `scriptless`: the site's pages carry no script (the supporters' pages). */
+export function walkPages(t: Asserts, browser: TestBrowser, origin: string, options: { scriptless?: boolean } = {}): PageWalk {
+  const watches: { problems: string[] }[] = []
+  return {
+    async open(options = {}) {
+      const page = await browser.newPage(options)
+      watches.push(watchPage(page, origin))
+      return page
+    },
+    async expectPage(page, heading, screenshotName) {
+      await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor()
+      const report = await checkVariants(page, screenshotName ? { screenshotName } : {})
+      t.same(report.violations, [], `${heading}: no serious or critical axe violation at 390 and 1280 px, light and dark`)
+      t.same(report.overflow, [], `${heading}: nothing wider than the screen`)
+      if (options.scriptless) t.equal(await page.locator('script').count(), 0, `${heading}: no script`)
+    },
+    problems: () => watches.flatMap((w) => w.problems),
+  }
+}
