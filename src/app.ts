@@ -24,6 +24,7 @@ import { administrationRoutes } from './routes/administration.js'
 import { supporters } from './routes/supporters.js'
 import { webhookRoutes } from './routes/webhooks.js'
 import { consoleRoutes } from './routes/console.js'
+import { enrolmentMailer } from './email/enrolment-mailer.js'
 import { feedRoutes } from './routes/feeds.js'
 import { FeedService } from './feeds/service.js'
 import { actionRoutes, publicActionRoutes } from './routes/actions.js'
@@ -116,6 +117,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis })
   await app.register(webhookRoutes, { prefix: '/v1', config: deps.config, pool: deps.pool, redis: deps.redis })
   // People's sign-in (contract §9): cookies and sessions live in this plugin only, never under /v1.
-  await app.register(consoleRoutes, { config: deps.config, pool: deps.pool })
+  // Invitations and new links go out through the email queue (the link's id only; the worker derives the token).
+  const mailEnrolment = enrolmentMailer({ config: deps.config, redis: deps.redis, logger: deps.logger })
+  app.addHook('onClose', mailEnrolment.close)
+  await app.register(consoleRoutes, { config: deps.config, pool: deps.pool, mailEnrolment })
   return app as unknown as FastifyInstance
 }

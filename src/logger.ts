@@ -21,9 +21,10 @@ export const REDACT_PATHS = [
   '*.smtpUrl',
 ]
 
-// Supporter tokens travel in URL paths (/subscriptions/{token}/…): keep the
-// route shape, drop the token.
-const TOKEN_IN_PATH = /(\/subscriptions\/(?:confirm\/)?)[^/?#]+/g
+// Supporter tokens travel in URL paths (/subscriptions/{token}/…), and
+// console enrolment links too (/console/enrol/{token}/…): keep the route
+// shape, drop the token.
+const TOKEN_IN_PATH = /(\/subscriptions\/(?:confirm\/)?|\/console\/enrol\/)[^/?#]+/g
 
 export function redactUrl(url: string): string {
   return url.replace(TOKEN_IN_PATH, '$1[redacted]')

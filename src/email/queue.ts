@@ -2,7 +2,8 @@
 // content), job ids, priorities and how EMAIL_MAX_PER_SECOND becomes a
 // global BullMQ limiter. Alerts travel as chunks of delivery ids;
 // confirmation mails as one subscription id each; notices to a partner's
-// contact as the endpoint id and the kind of notice.
+// contact as the endpoint id and the kind of notice; a console enrolment
+// link as its id (the worker derives the token: it never travels).
 import { Queue, type JobsOptions } from 'bullmq'
 import type { Redis } from 'ioredis'
 
@@ -12,6 +13,7 @@ export type EmailJob =
   | { kind: 'alert'; eventId: string; ids: number[] }
   | { kind: 'confirmation'; subscriptionId: string }
   | { kind: 'notice'; endpointId: string; notice: 'disabled' | 'recovered' }
+  | { kind: 'enrolment'; enrolmentId: string }
 
 /** Delivery ids per chunk job: big enough to amortise a job, small enough to keep memory flat. */
 export const CHUNK_SIZE = 500
@@ -20,7 +22,7 @@ export const CHUNK_SIZE = 500
  * Lower is sooner: a supporter waiting for a confirmation should not wait
  * behind 100 000 alert mails, and first attempts go before retries.
  */
-export const PRIORITY = { confirmation: 1, notice: 1, first: 2, retry: 3 } as const
+export const PRIORITY = { confirmation: 1, notice: 1, enrolment: 1, first: 2, retry: 3 } as const
 
 /**
  * With a global cap of `maxPerSecond` mails, each chunk holds at most one
@@ -40,6 +42,7 @@ export function limiterFor(maxPerSecond: number): { max: number; duration: numbe
 export const alertJobId = (eventId: string, attempt: number, firstId: number) => `email-${eventId}-a${attempt}-${firstId}`
 export const confirmationJobId = (subscriptionId: string) => `confirm-${subscriptionId}`
 export const noticeJobId = (endpointId: string, notice: string) => `notice-${endpointId}-${notice}`
+export const enrolmentJobId = (enrolmentId: string) => `enrol-${enrolmentId}`
 
 export function alertJob(eventId: string, ids: number[], attempt: number, delayMs = 0): { name: string; data: EmailJob; opts: JobsOptions } {
   return {
@@ -81,6 +84,18 @@ export function noticeJob(endpointId: string, notice: 'disabled' | 'recovered', 
     data: { kind: 'notice', endpointId, notice },
     opts: {
       jobId: noticeJobId(endpointId, notice), priority: PRIORITY.notice, removeOnComplete: true, removeOnFail: true,
+      attempts: retryScheduleSeconds.length + 1, backoff: { type: SCHEDULE_BACKOFF },
+    },
+  }
+}
+
+/** A console enrolment link to its person: one mail, retried on EMAIL_RETRY_SCHEDULE while the link still works. */
+export function enrolmentJob(enrolmentId: string, retryScheduleSeconds: readonly number[]): { name: string; data: EmailJob; opts: JobsOptions } {
+  return {
+    name: 'enrolment',
+    data: { kind: 'enrolment', enrolmentId },
+    opts: {
+      jobId: enrolmentJobId(enrolmentId), priority: PRIORITY.enrolment, removeOnComplete: true, removeOnFail: true,
       attempts: retryScheduleSeconds.length + 1, backoff: { type: SCHEDULE_BACKOFF },
     },
   }

@@ -8,9 +8,9 @@
 // committed at most one more mail per connection leaves: every write tells
 // whether the appeals being sent were withdrawn, and a lane releases its
 // next body only if not. Temporary failures are re-enqueued on
-// EMAIL_RETRY_SCHEDULE. A confirmation or a notice to a partner's contact:
-// render and send one mail. Logs carry ids and SMTP codes, never addresses
-// or tokens.
+// EMAIL_RETRY_SCHEDULE. A confirmation, a notice to a partner's contact or
+// a console enrolment link: render and send one mail. Logs carry ids and
+// SMTP codes, never addresses or tokens.
 import type { Job, Queue } from 'bullmq'
 import type { Readable } from 'node:stream'
 import type { Config } from '../config.js'
@@ -28,6 +28,9 @@ import {
 } from './alert-message.js'
 import { renderConfirmation, SLOT_CONFIRM } from './confirmation-message.js'
 import { renderNotice } from './notice-message.js'
+import { renderEnrolment, SLOT_ENROL } from './enrolment-message.js'
+import { findEnrolmentForMail } from '../repositories/people.js'
+import { deriveEnrolmentToken } from '../auth/console-tokens.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
 import { ClusterCounters, tally } from '../lib/cluster-counters.js'
 import { DELIVERY_FIELD } from './metrics.js'
@@ -99,6 +102,7 @@ export class EmailSender {
       case 'alert': return this.processAlert(job.data.eventId, job.data.ids)
       case 'confirmation': return this.processConfirmation(job.data.subscriptionId, lastAttempt)
       case 'notice': return this.processNotice(job.data.endpointId, job.data.notice, lastAttempt)
+      case 'enrolment': return this.processEnrolment(job.data.enrolmentId, lastAttempt)
     }
   }
 
@@ -258,6 +262,40 @@ export class EmailSender {
       throw Object.assign(new Error(`notice not accepted: ${failure.detail}`), { name: 'SmtpTemporaryError' })
     }
     await clearNotice(pool, endpointId, kind)
+    return { sent: 1 }
+  }
+
+  /**
+   * A console enrolment link to its person. The token is derived here from
+   * the link's id under SECRETS_KEY and checked against the stored hash: a
+   * link that was not made for mailing (create-user's), or one made under
+   * another key, is never mailed wrong. A link used, replaced, expired or
+   * whose person was disabled meanwhile is not sent.
+   */
+  async processEnrolment(enrolmentId: string, lastAttempt: boolean): Promise<Record<string, number>> {
+    const { config, pool, logger } = this.deps
+    const row = await findEnrolmentForMail(pool, enrolmentId)
+    if (!row || !row.open) return { skipped: 1 }
+    const { token, hash } = deriveEnrolmentToken(config.secretsKey, row.id)
+    if (config.secretsKey.length === 0 || !hash.equals(row.tokenHash)) {
+      logger.warn({ enrolmentId }, 'enrolment link not mailed: it was not derived under this SECRETS_KEY')
+      return { skipped: 1 }
+    }
+    const raw = new MimeTemplate({ from: config.mailFrom, ...renderEnrolment(row) }, this.from).render({
+      to: row.email,
+      messageId: `e${row.id}.${Date.now().toString(36)}@${this.from.domain}`,
+      slots: { [SLOT_ENROL]: `${config.publicBaseUrl.replace(/\/+$/, '')}/console/enrol/${token}` },
+    })
+    try {
+      await this.send(row.email, raw)
+    } catch (error) {
+      const failure = classifySmtpError(error)
+      if (failure.permanent || lastAttempt) {
+        logger.warn({ enrolmentId, smtp: failure.detail }, 'enrolment mail could not be delivered; given up')
+        return { failed: 1 }
+      }
+      throw Object.assign(new Error(`enrolment mail not accepted: ${failure.detail}`), { name: 'SmtpTemporaryError' })
+    }
     return { sent: 1 }
   }
 

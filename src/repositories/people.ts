@@ -80,15 +80,42 @@ export interface EnrolmentRow {
   expired: boolean
 }
 
-/** A new link for `personId`, valid `seconds`; earlier unused links of the person are voided. */
-export async function insertEnrolmentToken(db: Queryable, personId: string, tokenHash: Buffer, seconds: number): Promise<EnrolmentRow> {
+/**
+ * A new link for `personId`, valid `seconds`; earlier unused links of the
+ * person are voided. `id` is given when the token is derived from it (a mailed link).
+ */
+export async function insertEnrolmentToken(db: Queryable, personId: string, tokenHash: Buffer, seconds: number, id?: string): Promise<EnrolmentRow> {
   await db.query(
     `UPDATE enrolment_tokens SET voided_at = now() WHERE person_id = $1 AND used_at IS NULL AND voided_at IS NULL`, [personId])
   const { rows } = await db.query<EnrolmentRow>(
-    `INSERT INTO enrolment_tokens (person_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+    `INSERT INTO enrolment_tokens (id, person_id, token_hash, expires_at)
+     VALUES (coalesce($4::uuid, gen_random_uuid()), $1, $2, now() + make_interval(secs => $3))
      RETURNING id, person_id AS "personId", ${iso('expires_at')} AS "expiresAt", NULL AS "usedAt", NULL AS "voidedAt", false AS expired`,
-    [personId, tokenHash, seconds])
+    [personId, tokenHash, seconds, id ?? null])
   return rows[0]!
+}
+
+/** What the enrolment mail needs: the link's hash and whether it still works, and whom it is for. */
+export interface EnrolmentMailRow {
+  id: string
+  tokenHash: Buffer
+  expiresAt: string
+  /** Unused, not voided, not expired, and its person not disabled. */
+  open: boolean
+  email: string
+  displayName: string
+  role: Role
+  organisationName: string
+}
+
+export async function findEnrolmentForMail(db: Queryable, id: string): Promise<EnrolmentMailRow | null> {
+  const { rows } = await db.query<EnrolmentMailRow>(
+    `SELECT t.id, t.token_hash AS "tokenHash", ${iso('t.expires_at')} AS "expiresAt",
+            (t.used_at IS NULL AND t.voided_at IS NULL AND t.expires_at > now() AND p.disabled_at IS NULL) AS open,
+            p.email, p.display_name AS "displayName", p.role, o.name AS "organisationName"
+       FROM enrolment_tokens t JOIN people p ON p.id = t.person_id JOIN organisations o ON o.id = p.organisation_id
+      WHERE t.id = $1`, [id])
+  return rows[0] ?? null
 }
 
 /** The link behind a token hash, whatever its state (the page says why it no longer works). */

@@ -98,7 +98,7 @@ const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false })
 export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOptions) {
   const { config, pool } = opts
   const auth = new ConsoleAuthService(pool, config.publicBaseUrl)
-  const peopleService = new PeopleService(pool, config.publicBaseUrl)
+  const peopleService = new PeopleService(pool, config.publicBaseUrl, config.secretsKey)
   const basePath = new URL(config.publicBaseUrl).pathname.replace(/\/+$/, '')
   const site: ConsoleSite = { basePath }
   const cookieOptions = {

@@ -6,7 +6,7 @@
 import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import type { Actor, Role } from '../auth/api-keys.js'
-import { newConsoleToken } from '../auth/console-tokens.js'
+import { newConsoleToken, newEnrolmentToken } from '../auth/console-tokens.js'
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js'
 import * as orgs from '../repositories/organisations.js'
 import * as people from '../repositories/people.js'
@@ -33,6 +33,8 @@ export interface Person {
 const publicPerson = ({ seq: _seq, ...p }: people.PersonRow): Person => p
 
 export interface Enrolment {
+  /** The link's id: all the email queue carries (the worker derives the token from it, see console-tokens.ts). */
+  enrolmentId: string
   person: Person
   /** PUBLIC_BASE_URL/console/enrol/{token}: the token is in this URL only, never stored. */
   url: string
@@ -58,14 +60,19 @@ function checkRoleFitsOrganisation(role: Role, kind: string): void {
 export class PeopleService {
   private readonly enrolBase: string
 
-  constructor(private readonly pool: Pool, publicBaseUrl: string) {
+  /**
+   * With `secretsKey` (the console), links are derived from their id under
+   * it, so they can be mailed; without (create-user needs only
+   * DATABASE_URL), they are random and only printed.
+   */
+  constructor(private readonly pool: Pool, publicBaseUrl: string, private readonly secretsKey?: Buffer) {
     this.enrolBase = `${publicBaseUrl.replace(/\/+$/, '')}/console/enrol/`
   }
 
   private async issueLink(tx: Parameters<typeof people.insertEnrolmentToken>[0], person: people.PersonRow, seconds: number): Promise<Enrolment> {
-    const { token, hash } = newConsoleToken()
-    const row = await people.insertEnrolmentToken(tx, person.id, hash, seconds)
-    return { person: publicPerson(person), url: `${this.enrolBase}${token}`, expiresAt: row.expiresAt }
+    const { id, token, hash } = this.secretsKey?.length ? newEnrolmentToken(this.secretsKey) : { id: undefined, ...newConsoleToken() }
+    const row = await people.insertEnrolmentToken(tx, person.id, hash, seconds, id)
+    return { enrolmentId: row.id, person: publicPerson(person), url: `${this.enrolBase}${token}`, expiresAt: row.expiresAt }
   }
 
   /**

@@ -94,3 +94,21 @@ export class ConsoleBrowser {
     return this.postJson('/console/sign-in', { flow, response: this.authenticator.authenticate(options, o) })
   }
 }
+
+export interface SignedIn {
+  browser: ConsoleBrowser
+  person: Awaited<ReturnType<typeof createPerson>>['person']
+  /** The session's CSRF token, for forms. */
+  csrf: string
+}
+
+/** A person of `role` in `org` (created if needed), enrolled with a software passkey and signed in. */
+export async function signInAs(
+  ctx: { app: FastifyInstance; pool: Pool; config: { publicBaseUrl: string } }, org: string, email: string, role: Role,
+): Promise<SignedIn> {
+  const enrolment = await createPerson(ctx.pool, ctx.config.publicBaseUrl, org, email, role)
+  const browser = new ConsoleBrowser(ctx.app, ctx.config.publicBaseUrl)
+  const res = await browser.enrol(enrolment.url)
+  if (res.statusCode !== 200) throw new Error(`enrolment of ${email} failed: ${res.statusCode} ${res.body}`)
+  return { browser, person: enrolment.person, csrf: await browser.csrf() }
+}
