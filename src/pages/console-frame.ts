@@ -40,6 +40,7 @@ export interface ConsoleNavItem {
 /** The navigation, in order. Areas add themselves here as they are built. */
 export const CONSOLE_NAV: readonly ConsoleNavItem[] = [
   { key: 'account', path: '', label: 'Account', roles: ['admin', 'editor', 'partner'] },
+  { key: 'webhooks', path: '/webhooks', label: 'Webhooks', roles: ['partner', 'admin'] },
 ]
 
 export interface ConsoleFrame {

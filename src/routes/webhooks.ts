@@ -36,8 +36,13 @@ function withEtag<T extends Webhook>(reply: FastifyReply, webhook: T): T {
   return webhook
 }
 
-export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis }) {
-  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+/**
+ * The process's one WebhookService with what it needs (the HTTP client test
+ * pings use, the queue resends go to, the attempt metrics), closed with
+ * `fastify`. The API routes below and the console's partner portal
+ * (routes/console-webhooks.ts) share it: one set of rules, one client.
+ */
+export function createWebhookService(fastify: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis }): WebhookService {
   const { config, pool, redis } = opts
   // Created on first use: building the app offline (npm run openapi) must open no connection.
   let created: Queue<WebhookJob> | undefined
@@ -55,6 +60,12 @@ export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Re
     await client.close()
     await created?.close()
   })
+  return webhooks
+}
+
+export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis; webhooks?: WebhookService }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const webhooks = opts.webhooks ?? createWebhookService(fastify, opts)
 
   const partner = app.requireRole('partner')
 
