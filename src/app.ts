@@ -24,6 +24,7 @@ import { administrationRoutes } from './routes/administration.js'
 import { supporters } from './routes/supporters.js'
 import { createWebhookService, webhookRoutes } from './routes/webhooks.js'
 import { consoleWebhooks } from './routes/console-webhooks.js'
+import { consoleAppeals } from './routes/console-appeals.js'
 import { consoleRoutes } from './routes/console.js'
 import { enrolmentMailer } from './email/enrolment-mailer.js'
 import { feedRoutes } from './routes/feeds.js'
@@ -125,7 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', mailEnrolment.close)
   await app.register(consoleRoutes, {
     config: deps.config, pool: deps.pool, mailEnrolment,
-    areas: [consoleWebhooks({ webhooks })],
+    areas: [consoleAppeals({ config: deps.config, pool: deps.pool }), consoleWebhooks({ webhooks })],
   })
   return app as unknown as FastifyInstance
 }

@@ -112,3 +112,77 @@ export async function signInAs(
   if (res.statusCode !== 200) throw new Error(`enrolment of ${email} failed: ${res.statusCode} ${res.body}`)
   return { browser, person: enrolment.person, csrf: await browser.csrf() }
 }
+
+// ---- Forms of console pages, as a browser would submit them --------------------------------
+
+const decodeEntities = (text: string) => text.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) =>
+  ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]!)
+
+function attributesOf(source: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const m of source.matchAll(/([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:="([^"]*)")?/g)) out[m[1]!.toLowerCase()] = decodeEntities(m[2] ?? '')
+  return out
+}
+
+/**
+ * The fields the form `formId` of a page would submit, in document order
+ * (successful controls: text, hidden, checked boxes, selected options,
+ * text areas; no submit buttons — add the one "clicked"). For the
+ * console's own server-rendered markup, which quotes every attribute.
+ */
+export function formFields(page: string, formId: string): [string, string][] {
+  const start = page.indexOf(`id="${formId}"`)
+  if (start < 0) throw new Error(`no form #${formId} on the page`)
+  const open = page.lastIndexOf('<form', start)
+  const end = page.indexOf('</form>', start)
+  const form = page.slice(open, end)
+  const fields: [string, string][] = []
+  let select: { name: string; chosen: string | null; first: string | null } | null = null
+  const tags = /<(input|textarea|select|option|\/select)\b([^>]*)>/g
+  for (let m = tags.exec(form); m; m = tags.exec(form)) {
+    const [, tag, rest] = m
+    const a = attributesOf(rest!)
+    if (tag === 'input') {
+      if (!a.name || a.disabled !== undefined) continue
+      const type = (a.type ?? 'text').toLowerCase()
+      if (['submit', 'button', 'image', 'reset'].includes(type)) continue
+      if ((type === 'checkbox' || type === 'radio') && a.checked === undefined) continue
+      fields.push([a.name, a.value ?? (type === 'checkbox' ? 'on' : '')])
+    } else if (tag === 'textarea') {
+      const close = form.indexOf('</textarea>', tags.lastIndex)
+      // A newline right after <textarea> is not part of the value.
+      if (a.name) fields.push([a.name, decodeEntities(form.slice(tags.lastIndex, close).replace(/^\r?\n/, ''))])
+      tags.lastIndex = close
+    } else if (tag === 'select') {
+      select = { name: a.name ?? '', chosen: null, first: null }
+    } else if (tag === 'option' && select) {
+      const value = a.value ?? ''
+      select.first ??= value
+      if (a.selected !== undefined) select.chosen = value
+    } else if (tag === '/select' && select) {
+      if (select.name && (select.chosen ?? select.first) !== null) fields.push([select.name, (select.chosen ?? select.first)!])
+      select = null
+    }
+  }
+  return fields
+}
+
+/** Sets (replaces every value of) a field in a list of form fields. */
+export function setField(fields: [string, string][], name: string, value: string | string[]): [string, string][] {
+  const values = ([] as string[]).concat(value)
+  const at = fields.findIndex(([n]) => n === name)
+  const rest = fields.filter(([n]) => n !== name)
+  rest.splice(at < 0 ? rest.length : at, 0, ...values.map((v) => [name, v] as [string, string]))
+  return rest
+}
+
+/** Posts form fields (repeated names allowed) as the browser does from a console page. */
+export async function submitFields(app: FastifyInstance, browser: ConsoleBrowser, url: string, fields: [string, string][], headers: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST', url, payload: new URLSearchParams(fields).toString(),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded', origin: browser.origin, 'sec-fetch-site': 'same-origin',
+      ...(browser.cookie ? { cookie: `ua_console=${browser.cookie}` } : {}), ...headers,
+    },
+  })
+}
