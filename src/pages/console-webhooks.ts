@@ -268,7 +268,7 @@ ${d.items.length === 0 ? html`<p class="muted">No deliveries${d.status ? ` with 
 <p class="meta">Event <code>${x.eventId}</code> · created ${dateTime(x.createdAt)} · ${x.attemptCount} attempt${x.attemptCount === 1 ? '' : 's'}${x.nextAttemptAt ? ` · next ${dateTime(x.nextAttemptAt)}` : ''}${x.completedAt ? ` · finished ${dateTime(x.completedAt)}` : ''}</p>
 ${x.lastError ? html`<p>Last error: ${x.lastError}</p>` : ''}
 ${x.attempts.length > 0 ? html`<h3>Attempts</h3><ul>${x.attempts.map(attemptLine)}</ul>` : ''}
-${x.status === 'sending' ? '' : html`<form method="post" action="${here}/deliveries/${x.id}/resend">${csrfField(d.viewer)}<button type="submit" class="secondary" aria-label="Resend delivery ${x.id} (${x.eventType})">Resend now</button></form>`}
+${x.status === 'sending' ? '' : html`<form method="post" action="${here}/deliveries/${x.id}/resend">${csrfField(d.viewer)}<button type="submit" class="secondary" aria-label="Resend now: delivery ${x.id}, ${x.eventType}">Resend now</button></form>`}
 </li>`)}
 </ul>`}
 ${d.nextCursor ? html`<nav class="pages" aria-label="More deliveries"><ul><li><a href="${withStatus(d.nextCursor)}">Older deliveries</a></li></ul></nav>` : ''}
