@@ -26,6 +26,7 @@ import { createWebhookService, webhookRoutes } from './routes/webhooks.js'
 import { consoleWebhooks } from './routes/console-webhooks.js'
 import { consoleAppeals } from './routes/console-appeals.js'
 import { consoleRoutes } from './routes/console.js'
+import { consoleAdministration } from './routes/console-admin.js'
 import { enrolmentMailer } from './email/enrolment-mailer.js'
 import { feedRoutes } from './routes/feeds.js'
 import { FeedService } from './feeds/service.js'
@@ -126,7 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', mailEnrolment.close)
   await app.register(consoleRoutes, {
     config: deps.config, pool: deps.pool, mailEnrolment,
-    areas: [consoleAppeals({ config: deps.config, pool: deps.pool }), consoleWebhooks({ webhooks })],
+    areas: [consoleAppeals({ config: deps.config, pool: deps.pool }), consoleWebhooks({ webhooks }), consoleAdministration({ config: deps.config, pool: deps.pool })],
   })
   return app as unknown as FastifyInstance
 }

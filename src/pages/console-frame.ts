@@ -42,6 +42,9 @@ export const CONSOLE_NAV: readonly ConsoleNavItem[] = [
   { key: 'appeals', path: '/appeals', label: 'Appeals', roles: ['editor', 'admin'] },
   { key: 'account', path: '', label: 'Account', roles: ['admin', 'editor', 'partner'] },
   { key: 'webhooks', path: '/webhooks', label: 'Webhooks', roles: ['partner', 'admin'] },
+  { key: 'supporters', path: '/supporters', label: 'Supporters', roles: ['editor', 'admin'] },
+  { key: 'keys', path: '/api-keys', label: 'API keys', roles: ['admin'] },
+  { key: 'audit', path: '/audit-log', label: 'Audit log', roles: ['admin'] },
 ]
 
 export interface ConsoleFrame {

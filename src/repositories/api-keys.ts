@@ -58,3 +58,9 @@ export async function revokeApiKey(db: Queryable, id: string): Promise<{ row: Ap
   const { rows } = await db.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id])
   return rows[0] ? { row: rows[0], revokedNow: false } : null
 }
+
+/** One key by id, revoked or not (never its secret's hash). */
+export async function findApiKey(db: Queryable, id: string): Promise<ApiKeyRow | null> {
+  const { rows } = await db.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id])
+  return rows[0] ?? null
+}
