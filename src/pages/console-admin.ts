@@ -152,11 +152,14 @@ ${olderLink(d.older, 'Older entries')}`,
 
 const STATUS_NAMES = { active: 'Active (confirmed)', pending: 'Waiting for confirmation', unsubscribed: 'Unsubscribed' } as const
 
-function countTable(caption: string, first: string, rows: [string, number][], empty: string): SafeHtml {
-  if (rows.length === 0) return html`<h2>${caption}</h2><p>${empty}</p>`
-  return html`<table><caption><h2>${caption}</h2></caption>
-<thead><tr><th scope="col">${first}</th><th scope="col">Count</th></tr></thead>
-<tbody>${rows.map(([k, n]) => html`<tr><th scope="row">${k}</th><td>${n.toLocaleString('en')}</td></tr>`)}</tbody>
+function countTable(id: string, caption: string, first: string, rows: [string, number][], empty: string): SafeHtml {
+  if (rows.length === 0) return html`<h2 id="${id}">${caption}</h2><p>${empty}</p>`
+  const cell = 'text-align:left;padding:.25rem 1.5rem .25rem 0;border-bottom:1px solid var(--line)'
+  const count = 'text-align:right;padding:.25rem 0;border-bottom:1px solid var(--line);font-variant-numeric:tabular-nums'
+  return html`<h2 id="${id}">${caption}</h2>
+<table aria-labelledby="${id}" style="border-collapse:collapse">
+<thead><tr><th scope="col" style="${cell}">${first}</th><th scope="col" style="${count}">Count</th></tr></thead>
+<tbody>${rows.map(([k, n]) => html`<tr><th scope="row" style="${cell};font-weight:normal">${k}</th><td style="${count}">${n.toLocaleString('en')}</td></tr>`)}</tbody>
 </table>`
 }
 
@@ -169,8 +172,8 @@ export function supportersPage(site: ConsoleSite, d: { viewer: Viewer; stats: Su
     title: 'Supporters', viewer: d.viewer, current: 'supporters',
     body: html`<p>Counts only: who the supporters are stays out of the console.</p>
 <p><strong>${s.total.toLocaleString('en')}</strong> supporter${s.total === 1 ? '' : 's'} in all, of whom <strong>${s.byStatus.active.toLocaleString('en')}</strong> receive alerts.</p>
-${countTable('By status', 'Status', (Object.keys(STATUS_NAMES) as (keyof typeof STATUS_NAMES)[]).map((k) => [STATUS_NAMES[k], s.byStatus[k]]), 'No supporters yet.')}
-${countTable('Active supporters by language', 'Language', Object.entries(s.activeByLanguage).map(([k, n]) => [languages(k), n]), 'No active supporters yet.')}
-${countTable('Addresses never mailed again, by reason', 'Reason', Object.entries(s.suppressed), 'None.')}`,
+${countTable('by-status', 'By status', 'Status', (Object.keys(STATUS_NAMES) as (keyof typeof STATUS_NAMES)[]).map((k) => [STATUS_NAMES[k], s.byStatus[k]]), 'No supporters yet.')}
+${countTable('by-language', 'Active supporters by language', 'Language', Object.entries(s.activeByLanguage).map(([k, n]) => [languages(k), n]), 'No active supporters yet.')}
+${countTable('suppressed', 'Addresses never mailed again, by reason', 'Reason', Object.entries(s.suppressed), 'None.')}`,
   })
 }
