@@ -28,10 +28,13 @@ function knownLanguage(tag: string): string {
   return language
 }
 
-/** Partner organisations hold partner keys only: a partner must never edit appeals. */
-function checkRoleFitsOrganisation(role: Role, kind: string): void {
+/**
+ * Partner organisations hold partner keys and people only: a partner must
+ * never edit appeals. One rule for API keys and console people (services/people.ts).
+ */
+export function checkRoleFitsOrganisation(role: Role, kind: string, holds: 'keys' | 'people' = 'keys'): void {
   if (kind === 'partner' && role !== 'partner') {
-    throw unprocessable(`A partner organisation can only hold partner keys, not ${role}.`,
+    throw unprocessable(`A partner organisation can only ${holds === 'keys' ? 'hold partner keys' : 'have partner people'}, not ${role}.`,
       [{ pointer: '/role', in: 'body', message: 'must be partner for a partner organisation' }], 'role-not-allowed')
   }
 }

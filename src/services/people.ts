@@ -7,10 +7,11 @@ import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import type { Actor, Role } from '../auth/api-keys.js'
 import { newConsoleToken, newEnrolmentToken } from '../auth/console-tokens.js'
-import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js'
+import { AppError, badRequest, conflict, notFound } from '../errors.js'
 import * as orgs from '../repositories/organisations.js'
 import * as people from '../repositories/people.js'
 import { recordAudit } from '../repositories/audit-log.js'
+import { checkRoleFitsOrganisation } from './administration.js'
 
 /** An enrolment link from `create-user` or an invitation: a day to open it. */
 export const ENROLMENT_TTL_SECONDS = 24 * 3600
@@ -19,16 +20,8 @@ export const RESENT_ENROLMENT_TTL_SECONDS = 15 * 60
 
 const EMAIL = /^[^\s@<>()[\],;:"]+@[^\s@<>()[\],;:"]+$/
 
-export interface Person {
-  id: string
-  organisationId: string
-  organisationName: string
-  email: string
-  displayName: string
-  role: Role
-  createdAt: string
-  disabledAt: string | null
-}
+/** A person as the console shows them: the row without its ordering key. */
+export type Person = Omit<people.PersonRow, 'seq'>
 
 const publicPerson = ({ seq: _seq, ...p }: people.PersonRow): Person => p
 
@@ -49,13 +42,6 @@ function checkEmail(email: string): string {
   return trimmed
 }
 
-/** The rule of administration.ts for keys, for people: a partner organisation holds partners only. */
-function checkRoleFitsOrganisation(role: Role, kind: string): void {
-  if (kind === 'partner' && role !== 'partner') {
-    throw unprocessable(`A partner organisation can only have partner people, not ${role}.`,
-      [{ pointer: '/role', in: 'body', message: 'must be partner for a partner organisation' }], 'role-not-allowed')
-  }
-}
 
 export class PeopleService {
   private readonly enrolBase: string
@@ -89,7 +75,7 @@ export class PeopleService {
       let organisation = await orgs.insertOrganisation(tx, { name, kind, contactEmail: null })
       if (organisation) await recordAudit(tx, null, 'organisation.create', 'organisation', organisation.id, { name, kind })
       organisation ??= (await orgs.findOrganisationByName(tx, name))!
-      checkRoleFitsOrganisation(input.role, organisation.kind)
+      checkRoleFitsOrganisation(input.role, organisation.kind, 'people')
       const existing = await people.findPersonByEmail(tx, organisation.id, email)
       if (existing) {
         if (existing.role !== input.role) {
@@ -110,7 +96,7 @@ export class PeopleService {
     const email = checkEmail(input.email)
     return withTransaction(this.pool, async (tx) => {
       const organisation = (await orgs.findOrganisation(tx, actor.organisationId))!
-      checkRoleFitsOrganisation(input.role, organisation.kind)
+      checkRoleFitsOrganisation(input.role, organisation.kind, 'people')
       const person = await people.insertPerson(tx, { organisationId: actor.organisationId, email, displayName: input.displayName.trim(), role: input.role })
       if (!person) {
         throw new AppError(409, 'person-exists', 'Person already exists', `${email} already has an account in your organisation.`,
