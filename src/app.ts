@@ -25,6 +25,7 @@ import { supporters } from './routes/supporters.js'
 import { createWebhookService, webhookRoutes } from './routes/webhooks.js'
 import { consoleWebhooks } from './routes/console-webhooks.js'
 import { consoleAppeals } from './routes/console-appeals.js'
+import { consoleAppealActions } from './routes/console-appeal-actions.js'
 import { consoleRoutes } from './routes/console.js'
 import { consoleAdministration } from './routes/console-admin.js'
 import { enrolmentMailer } from './email/enrolment-mailer.js'
@@ -125,9 +126,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Invitations and new links go out through the email queue (the link's id only; the worker derives the token).
   const mailEnrolment = enrolmentMailer({ config: deps.config, redis: deps.redis, logger: deps.logger })
   app.addHook('onClose', mailEnrolment.close)
+  // An appeal's lifecycle actions are their own area, shown in the appeals area's Actions panel.
+  const appealActions = consoleAppealActions({ config: deps.config, pool: deps.pool })
   await app.register(consoleRoutes, {
     config: deps.config, pool: deps.pool, mailEnrolment,
-    areas: [consoleAppeals({ config: deps.config, pool: deps.pool }), consoleWebhooks({ webhooks }), consoleAdministration({ config: deps.config, pool: deps.pool })],
+    areas: [consoleAppeals({ config: deps.config, pool: deps.pool, actionsPanel: appealActions.panel }), appealActions.area, consoleWebhooks({ webhooks }), consoleAdministration({ config: deps.config, pool: deps.pool })],
   })
   return app as unknown as FastifyInstance
 }

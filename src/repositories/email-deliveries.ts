@@ -14,6 +14,19 @@ const FINAL: readonly EmailStatus[] = ['sent', 'failed', 'suppressed', 'cancelle
 export interface AudienceFilter { countries: string[]; themes: string[]; urgency: string }
 
 /**
+ * Who an alert reaches: active, unsuppressed subscriptions (alias `s`)
+ * whose filters match the appeal's countries, themes and urgency (the
+ * parameters numbered from `first`). The one rule: the fan-out's freeze
+ * and the console's "to how many people" count both use it.
+ */
+const emailAudienceWhere = (first: number) => `s.status = 'active'
+        AND (cardinality(s.countries) = 0 OR s.countries && $${first}::text[])
+        AND (cardinality(s.themes) = 0 OR s.themes && $${first + 1}::text[])
+        AND array_position(ARRAY['normal', 'high', 'critical'], s.min_urgency)
+            <= array_position(ARRAY['normal', 'high', 'critical'], $${first + 2}::text)
+        AND NOT EXISTS (SELECT 1 FROM email_suppressions x WHERE x.email_hash = s.email_hash)`
+
+/**
  * Freezes the audience of one event: every active, unsuppressed
  * subscription whose filters match the appeal, in subscription order (so
  * chunks follow sign-up order). Idempotent through the unique key.
@@ -23,16 +36,18 @@ export async function freezeEmailAudience(db: Queryable, eventId: string, a: Aud
     `INSERT INTO deliveries (event_id, channel, recipient_id, status, queued_at)
      SELECT $1, 'email', s.id, 'pending', now()
        FROM subscriptions s
-      WHERE s.status = 'active'
-        AND (cardinality(s.countries) = 0 OR s.countries && $2::text[])
-        AND (cardinality(s.themes) = 0 OR s.themes && $3::text[])
-        AND array_position(ARRAY['normal', 'high', 'critical'], s.min_urgency)
-            <= array_position(ARRAY['normal', 'high', 'critical'], $4::text)
-        AND NOT EXISTS (SELECT 1 FROM email_suppressions x WHERE x.email_hash = s.email_hash)
+      WHERE ${emailAudienceWhere(2)}
       ORDER BY s.seq
      ON CONFLICT (event_id, channel, recipient_id) DO NOTHING`,
     [eventId, a.countries, a.themes, a.urgency])
   return rowCount ?? 0
+}
+
+/** How many supporters a freeze for `a` would write now (read-only; the console's confirmations). */
+export async function countEmailAudience(db: Queryable, a: AudienceFilter): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM subscriptions s WHERE ${emailAudienceWhere(1)}`, [a.countries, a.themes, a.urgency])
+  return rows[0]!.count
 }
 
 /**

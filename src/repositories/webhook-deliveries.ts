@@ -9,6 +9,41 @@ import { iso } from '../db/sql.js'
 export const FINAL_STATUSES = ['delivered', 'failed', 'expired', 'skipped', 'cancelled'] as const
 
 /**
+ * Which endpoints (alias `w`, enabled or not) an event (alias `ev`: type,
+ * organisation_id, test_endpoint, countries, themes, urgency) goes to. The
+ * one rule: the fan-out's freeze and the console's "to how many partner
+ * endpoints" count both use it.
+ */
+const ENDPOINT_MATCHES_EVENT = `CASE WHEN ev.type = 'webhook.test'
+                 THEN w.id::text = ev.test_endpoint AND w.organisation_id = ev.organisation_id
+                 ELSE w.event_types @> ARRAY[ev.type]
+                  AND (ev.organisation_id IS NULL OR w.organisation_id = ev.organisation_id)
+                  AND (w.countries = '{}' OR w.countries && ev.countries)
+                  AND (w.themes = '{}' OR w.themes && ev.themes)
+                  AND (w.min_urgency IS NULL
+                       OR array_position(ARRAY['normal', 'high', 'critical'], ev.urgency)
+                          >= array_position(ARRAY['normal', 'high', 'critical'], w.min_urgency))
+            END`
+
+/** An appeal event that is not written yet: what a freeze would match it by. */
+export interface WebhookAudienceFilter { type: string; countries: string[]; themes: string[]; urgency: string }
+
+/**
+ * How many endpoints a freeze of such an event would write now (read-only;
+ * the console's confirmations): `active` ones are sent it, `disabled` ones
+ * get a `skipped` row. Appeal events belong to no one organisation.
+ */
+export async function countWebhookAudience(db: Queryable, f: WebhookAudienceFilter): Promise<{ active: number; disabled: number }> {
+  const { rows } = await db.query<{ active: number; disabled: number }>(
+    `WITH ev AS (
+       SELECT $1::text AS type, NULL::uuid AS organisation_id, NULL::text AS test_endpoint,
+              $2::text[] AS countries, $3::text[] AS themes, $4::text AS urgency)
+     SELECT count(*) FILTER (WHERE w.status = 'active')::int AS active, count(*) FILTER (WHERE w.status <> 'active')::int AS disabled
+       FROM ev JOIN webhook_endpoints w ON ${ENDPOINT_MATCHES_EVENT}`, [f.type, f.countries, f.themes, f.urgency])
+  return rows[0]!
+}
+
+/**
  * Writes one row per matching endpoint: event type, countries, themes and
  * minimum urgency of the appeal as the event carries it (the appeal row for
  * events without one, i.e. appeal.withdrawn). `webhook.test` goes to the
@@ -36,17 +71,7 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string): Pro
             CASE WHEN w.status = 'active' THEN now() END,
             CASE WHEN w.status = 'active' THEN NULL ELSE 'endpoint disabled' END,
             CASE WHEN w.status = 'active' THEN NULL ELSE now() END
-       FROM ev JOIN webhook_endpoints w ON
-            CASE WHEN ev.type = 'webhook.test'
-                 THEN w.id::text = ev.test_endpoint AND w.organisation_id = ev.organisation_id
-                 ELSE w.event_types @> ARRAY[ev.type]
-                  AND (ev.organisation_id IS NULL OR w.organisation_id = ev.organisation_id)
-                  AND (w.countries = '{}' OR w.countries && ev.countries)
-                  AND (w.themes = '{}' OR w.themes && ev.themes)
-                  AND (w.min_urgency IS NULL
-                       OR array_position(ARRAY['normal', 'high', 'critical'], ev.urgency)
-                          >= array_position(ARRAY['normal', 'high', 'critical'], w.min_urgency))
-            END
+       FROM ev JOIN webhook_endpoints w ON ${ENDPOINT_MATCHES_EVENT}
      ORDER BY w.id
      ON CONFLICT (event_id, channel, recipient_id) DO NOTHING`, [eventId])
   return result.rowCount ?? 0
