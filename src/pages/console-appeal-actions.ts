@@ -271,7 +271,7 @@ export function progressPage(site: ConsoleSite, d: { viewer: Viewer; appeal: App
     ? `All ${p.total} deliveries are done.`
     : `${completed} of ${p.total} deliveries done (${percent} %).`
   return frame(site, d.viewer, `Delivery progress: ${a.reference}`, html`${d.notice ? html`<div class="notice" role="status">${d.notice}</div>` : ''}${back(site, a)}
-<p><strong>${a.title}</strong> — ${a.status}${a.publishedAt ? `, published ${dateTime(a.publishedAt)}` : ''}.</p>
+<p><strong>${a.title}</strong> — ${a.status}${a.publishedAt ? ` (published ${dateTime(a.publishedAt)})` : ''}.</p>
 <div data-progress-stream="${d.stream}" data-status="progress-status" data-live-text="{completed} of {total} deliveries done ({percent} %)." data-done-text="All {total} deliveries are done.">
 <label class="stacked" for="progress-bar">Deliveries done</label>
 <progress id="progress-bar" max="${p.total > 0 ? p.total : 1}" value="${p.total > 0 ? completed : d.done ? 1 : 0}">${percent} %</progress>

@@ -20,9 +20,13 @@ export const PROGRESS_SCRIPT = `// Live delivery progress (Urgent Appeals consol
   }
   function show(data) {
     var done = data.total - data.pending;
+    // Every cell of a channel: a status no longer counted (e.g. nothing left sending) is 0, not its last value.
     ['email', 'webhook'].forEach(function (channel) {
       var counts = data.channels[channel] || {};
-      Object.keys(counts).forEach(function (s) { set(channel + '.' + s, counts[s]); });
+      var cells = root.querySelectorAll('[data-count^="' + channel + '."]');
+      Array.prototype.forEach.call(cells, function (cell) {
+        cell.textContent = String(counts[cell.getAttribute('data-count').slice(channel.length + 1)] || 0);
+      });
     });
     set('total', data.total);
     set('pending', data.pending);
