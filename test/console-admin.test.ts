@@ -17,7 +17,7 @@ import { EMAIL_QUEUE, enrolmentJobId, type EmailJob } from '../src/email/queue.j
 import { buildTestApp, createTestDatabase, testConfig } from './helpers/context.js'
 import { startSmtpSink } from './helpers/smtp-sink.js'
 import { linksIn, seedActiveSubscribers } from './helpers/supporters.js'
-import { ConsoleBrowser, signInAs } from './helpers/console.js'
+import { ConsoleBrowser, consoleSession } from './helpers/console.js'
 
 interface Tap { teardown(fn: () => unknown): void }
 
@@ -74,7 +74,7 @@ const shownLink = (body: string) => /<code class="link">([^<]+)<\/code>/.exec(bo
 
 t.test('an invitation from the console is mailed through the email queue; its link opens the enrol page and enrols; no token in Redis or the logs', async (t) => {
   const stack = await mailStack(t)
-  const admin = await signInAs(stack, 'Liaoning Watch', 'admin@example.org', 'admin')
+  const admin = await consoleSession(stack, 'admin', { org: 'Liaoning Watch', email: 'admin@example.org' })
 
   const invited = await admin.browser.postForm('/console/people', { _csrf: admin.csrf, email: 'min-ji@example.org', role: 'editor', displayName: 'Min-ji Park' })
   t.equal(invited.statusCode, 201, invited.body)
@@ -124,7 +124,7 @@ t.test('an invitation from the console is mailed through the email queue; its li
 
 t.test('"new enrolment link" mails a fresh link; the old one is void', async (t) => {
   const stack = await mailStack(t)
-  const admin = await signInAs(stack, 'Liaoning Watch', 'admin@example.org', 'admin')
+  const admin = await consoleSession(stack, 'admin', { org: 'Liaoning Watch', email: 'admin@example.org' })
   await stack.startWorker()
   const invited = await admin.browser.postForm('/console/people', { _csrf: admin.csrf, email: 'ana@example.org', role: 'editor' })
   t.equal(invited.statusCode, 201)
@@ -151,7 +151,7 @@ const keyOnPage = (body: string) => /<code class="link">(ua_[^<]+)<\/code>/.exec
 
 t.test('an admin issues an API key: shown once, works against /v1, listed afterwards without the secret; revoked after a confirmation, /v1 refuses it', async (t) => {
   const ctx = await buildTestApp(t)
-  const admin = await signInAs(ctx, 'Liaoning Watch', 'admin@example.org', 'admin')
+  const admin = await consoleSession(ctx, 'admin', { org: 'Liaoning Watch', email: 'admin@example.org' })
 
   const list = await admin.browser.get('/console/api-keys')
   t.equal(list.statusCode, 200)
@@ -195,7 +195,7 @@ t.test('an admin issues an API key: shown once, works against /v1, listed afterw
 
 t.test('the key form says what is wrong at the form, with the API\'s rules', async (t) => {
   const ctx = await buildTestApp(t)
-  const admin = await signInAs(ctx, 'Liaoning Watch', 'admin@example.org', 'admin')
+  const admin = await consoleSession(ctx, 'admin', { org: 'Liaoning Watch', email: 'admin@example.org' })
   const before = (await ctx.pool.query('SELECT 1 FROM api_keys')).rowCount
   const blank = await admin.browser.postForm('/console/api-keys', { _csrf: admin.csrf, name: '  ', role: 'editor', organisationId: ctx.orgIds.ngo })
   t.equal(blank.statusCode, 400)
@@ -209,7 +209,7 @@ t.test('the key form says what is wrong at the form, with the API\'s rules', asy
 
 t.test('the audit log shows people by their address and keys by their name, newest first, with the API\'s filters and older pages', async (t) => {
   const ctx = await buildTestApp(t)
-  const admin = await signInAs(ctx, 'Liaoning Watch', 'admin@example.org', 'admin')
+  const admin = await consoleSession(ctx, 'admin', { org: 'Liaoning Watch', email: 'admin@example.org' })
   t.equal((await admin.browser.postForm('/console/api-keys', { _csrf: admin.csrf, name: 'Newsroom CMS', role: 'editor', organisationId: ctx.orgIds.ngo })).statusCode, 201)
   t.equal((await ctx.request('admin', 'POST', '/v1/organisations', { name: 'Later NGO', kind: 'ngo', contactEmail: 'office@later.example' })).statusCode, 201)
 
@@ -253,7 +253,7 @@ t.test('supporter counts match the subscriptions, as GET /v1/subscribers/stats g
   const stats = (await ctx.request('editor', 'GET', '/v1/subscribers/stats')).json()
   t.match(stats, { total: 6, byStatus: { active: 5, pending: 1, unsubscribed: 0 }, activeByLanguage: { en: 3, fr: 2 } })
 
-  const editor = await signInAs(ctx, 'Liaoning Watch', 'editor@example.org', 'editor')
+  const editor = await consoleSession(ctx, 'editor', { org: 'Liaoning Watch', email: 'editor@example.org' })
   const page = await editor.browser.get('/console/supporters')
   t.equal(page.statusCode, 200)
   t.match(page.body, /<strong>6<\/strong> supporters in all, of whom <strong>5<\/strong> receive alerts/)
@@ -266,9 +266,9 @@ t.test('supporter counts match the subscriptions, as GET /v1/subscribers/stats g
 
 t.test('roles: editors get 403 on keys and the audit log, partners on supporter counts; the navigation shows each role its areas', async (t) => {
   const ctx = await buildTestApp(t)
-  const admin = await signInAs(ctx, 'Liaoning Watch', 'admin@example.org', 'admin')
-  const editor = await signInAs(ctx, 'Liaoning Watch', 'editor@example.org', 'editor')
-  const partner = await signInAs(ctx, 'Refugee Desk', 'desk@example.org', 'partner')
+  const admin = await consoleSession(ctx, 'admin', { org: 'Liaoning Watch', email: 'admin@example.org' })
+  const editor = await consoleSession(ctx, 'editor', { org: 'Liaoning Watch', email: 'editor@example.org' })
+  const partner = await consoleSession(ctx, 'partner', { org: 'Refugee Desk', email: 'desk@example.org' })
   for (const path of ['/console/api-keys', '/console/audit-log', `/console/api-keys/${ctx.orgIds.ngo}/revoke`]) {
     const res = await editor.browser.get(path)
     t.equal(res.statusCode, 403, `editor: GET ${path}`)
@@ -288,7 +288,7 @@ t.test('roles: editors get 403 on keys and the audit log, partners on supporter 
 
 t.test('CSRF: issuing or revoking a key without the session\'s token, or from another origin, is refused (403)', async (t) => {
   const ctx = await buildTestApp(t)
-  const admin = await signInAs(ctx, 'Liaoning Watch', 'admin@example.org', 'admin')
+  const admin = await consoleSession(ctx, 'admin', { org: 'Liaoning Watch', email: 'admin@example.org' })
   const fields = { name: 'Forged', role: 'admin', organisationId: ctx.orgIds.ngo }
   t.equal((await admin.browser.postForm('/console/api-keys', fields)).statusCode, 403, 'no token')
   t.equal((await admin.browser.postForm('/console/api-keys', { ...fields, _csrf: 'x'.repeat(43) })).statusCode, 403, 'a wrong token')

@@ -7,7 +7,7 @@
 // would: the fields the page rendered, changed where a person would type.
 import t from 'tap'
 import { buildTestApp, type TestApp } from './helpers/context.js'
-import { formFields, setField, signInAs, submitFields, type SignedIn } from './helpers/console.js'
+import { formFields, setField, consoleSession, submitFields, type ConsoleSession } from './helpers/console.js'
 import { anAppeal, createDraft, createPublished, liaoningAppeal } from './helpers/liaoning.js'
 import { markdownToHtml } from '../src/email/markdown.js'
 
@@ -18,11 +18,11 @@ const set = (fields: Fields, changes: Record<string, string | string[]>): Fields
 
 const save = (fields: Fields, action = 'save'): Fields => [...fields, ['_action', action]]
 
-async function editor(ctx: TestApp, email = 'ana@example.org', org = 'Liaoning Watch', role: 'editor' | 'admin' | 'partner' = 'editor'): Promise<SignedIn> {
-  return signInAs(ctx, org, email, role)
+async function editor(ctx: TestApp, email = 'ana@example.org', org = 'Liaoning Watch', role: 'editor' | 'admin' | 'partner' = 'editor'): Promise<ConsoleSession> {
+  return consoleSession(ctx, role, { org, email })
 }
 
-async function pageOf(ctx: TestApp, who: SignedIn, url: string) {
+async function pageOf(ctx: TestApp, who: ConsoleSession, url: string) {
   const res = await who.browser.get(url)
   return res
 }

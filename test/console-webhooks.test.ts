@@ -10,7 +10,7 @@
 // token or a foreign Origin → 403.
 import t from 'tap'
 import { buildTestApp } from './helpers/context.js'
-import { consoleSession } from './helpers/console-session.js'
+import { consoleSession } from './helpers/console.js'
 import { startReceiver } from './helpers/receiver.js'
 import { deliveriesOf, eventually, startDelivery, verify } from './helpers/webhooks.js'
 

@@ -1,6 +1,8 @@
 // The console as a browser uses it, over app.inject: a cookie jar, the
 // page's CSRF token, same-origin headers, and a software passkey for the
-// WebAuthn ceremonies (soft-authenticator.ts).
+// WebAuthn ceremonies (soft-authenticator.ts); `consoleSession`, a
+// signed-in person of a role for the HTTP tests of console areas; and the
+// fields of a page's forms as a browser would submit them.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Pool } from '../../src/db/pool.js'
 import type { Role } from '../../src/auth/api-keys.js'
@@ -95,22 +97,57 @@ export class ConsoleBrowser {
   }
 }
 
-export interface SignedIn {
+/** buildTestApp's organisations: where a person of each role lives unless told otherwise. */
+const HOME: Record<Role, string> = { admin: 'Liaoning Watch', editor: 'Liaoning Watch', partner: 'Refugee Desk' }
+
+export type FormFields = Record<string, string | readonly string[]>
+
+export interface ConsoleSession {
   browser: ConsoleBrowser
   person: Awaited<ReturnType<typeof createPerson>>['person']
-  /** The session's CSRF token, for forms. */
+  /** The `ua_console` cookie's value. */
+  cookie: string
+  /** The session's synchronizer token, as the console's forms carry it. */
   csrf: string
+  /**
+   * `app.inject` as the signed-in browser. GET: the cookie. POST: a
+   * same-origin form post of `form` (arrays as repeated fields) with the
+   * session's `_csrf` added — unless `form._csrf` is given ('' sends none).
+   */
+  request(method: 'GET' | 'POST', url: string, form?: FormFields, headers?: Record<string, string>): Promise<LightMyRequestResponse>
 }
 
-/** A person of `role` in `org` (created if needed), enrolled with a software passkey and signed in. */
-export async function signInAs(
-  ctx: { app: FastifyInstance; pool: Pool; config: { publicBaseUrl: string } }, org: string, email: string, role: Role,
-): Promise<SignedIn> {
-  const enrolment = await createPerson(ctx.pool, ctx.config.publicBaseUrl, org, email, role)
+/**
+ * Signs in a new person of `role` (email random unless given) in `org`
+ * (created when new; by default the organisation of buildTestApp's key of
+ * that role: admin and editor Liaoning Watch, partner Refugee Desk).
+ */
+export async function consoleSession(
+  ctx: { app: FastifyInstance; pool: Pool; config: { publicBaseUrl: string } }, role: Role, o: { org?: string; email?: string } = {},
+): Promise<ConsoleSession> {
+  const email = o.email ?? `${role}-${Math.random().toString(36).slice(2, 10)}@example.org`
+  const enrolment = await createPerson(ctx.pool, ctx.config.publicBaseUrl, o.org ?? HOME[role], email, role)
   const browser = new ConsoleBrowser(ctx.app, ctx.config.publicBaseUrl)
-  const res = await browser.enrol(enrolment.url)
-  if (res.statusCode !== 200) throw new Error(`enrolment of ${email} failed: ${res.statusCode} ${res.body}`)
-  return { browser, person: enrolment.person, csrf: await browser.csrf() }
+  const enrolled = await browser.enrol(enrolment.url)
+  if (enrolled.statusCode !== 200 || !browser.cookie) throw new Error(`enrolment of ${email} failed: ${enrolled.statusCode} ${enrolled.body}`)
+  const csrf = await browser.csrf()
+  return {
+    browser, person: enrolment.person, cookie: browser.cookie, csrf,
+    async request(method, url, form = {}, headers = {}) {
+      if (method === 'GET') return browser.get(url, headers)
+      const body = new URLSearchParams()
+      for (const [name, value] of Object.entries({ _csrf: csrf, ...form })) {
+        for (const v of typeof value === 'string' ? [value] : value) if (!(name === '_csrf' && v === '')) body.append(name, v)
+      }
+      return ctx.app.inject({
+        method, url, payload: body.toString(),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded', origin: browser.origin, 'sec-fetch-site': 'same-origin',
+          cookie: `ua_console=${browser.cookie}`, ...headers,
+        },
+      })
+    },
+  }
 }
 
 // ---- Forms of console pages, as a browser would submit them --------------------------------
