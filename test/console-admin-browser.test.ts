@@ -7,20 +7,10 @@
 // admin page passes axe-core at 390 and 1280 px, light and dark, and no
 // page loads anything from another origin or logs an error.
 import t from 'tap'
-import type { BrowserContext } from 'playwright-core'
 import { freePort } from './harness/services.js'
 import { createPerson } from './helpers/console.js'
 import { linksIn, seedActiveSubscribers, startSupporterStack } from './helpers/supporters.js'
-import { launchBrowser, walkPages, type Page } from './helpers/browser.js'
-
-async function virtualAuthenticator(page: Page) {
-  const cdp = await (page.context() as BrowserContext).newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  })
-  return { cdp, authenticatorId }
-}
+import { addVirtualAuthenticator, launchBrowser, walkPages } from './helpers/browser.js'
 
 t.test('an admin issues and revokes a key, reads the audit log and the counts, and invites an editor who enrols from the mailed link', async (t) => {
   const browser = await launchBrowser(t)
@@ -36,7 +26,7 @@ t.test('an admin issues and revokes a key, reads the audit log and the counts, a
   // ---- The admin signs in (a link from create-user's service) ----------------------------
   const adminLink = await createPerson(stack.pool, origin, 'Liaoning Watch', 'min-ji@example.org', 'admin')
   const page = await walk.open({ width: 1280 })
-  await virtualAuthenticator(page)
+  await addVirtualAuthenticator(page)
   await page.goto(adminLink.url)
   await page.getByRole('button', { name: 'Create a passkey' }).click()
   await page.waitForURL(`${origin}/console`)
@@ -94,7 +84,7 @@ t.test('an admin issues and revokes a key, reads the audit log and the counts, a
   t.ok(link, 'the mail carries the enrolment link')
 
   const editorPage = await walk.open({ width: 390 })
-  const { cdp, authenticatorId } = await virtualAuthenticator(editorPage)
+  const { cdp, authenticatorId } = await addVirtualAuthenticator(editorPage)
   await editorPage.goto(link!)
   await walk.expectPage(editorPage, 'Create your passkey')
   t.match(await editorPage.locator('main').innerText(), /editor@example\.org/)

@@ -9,25 +9,12 @@
 // 1280 px, light and dark, loads nothing from another origin and logs no
 // error (the preview's sandboxed frame included).
 import t from 'tap'
-import type { Page } from 'playwright-core'
 import { freePort } from './harness/services.js'
 import { createPerson } from './helpers/console.js'
 import { liaoningAppeal } from './helpers/liaoning.js'
-import { launchBrowser, walkPages, type PageWalk } from './helpers/browser.js'
+import { enrolInConsole, launchBrowser, walkPages } from './helpers/browser.js'
 import { seedActiveSubscribers, startSupporterStack } from './helpers/supporters.js'
 
-async function enrol(walk: PageWalk, url: string, origin: string): Promise<Page> {
-  const page = await walk.open({ width: 390 })
-  const cdp = await page.context().newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  })
-  await page.goto(url)
-  await page.getByRole('button', { name: 'Create a passkey' }).click()
-  await page.waitForURL(`${origin}/console`)
-  return page
-}
 
 t.test('an editor drafts, a colleague approves, the editor publishes and watches progress reach 100 %, then withdraws, in Chromium', async (t) => {
   const browser = await launchBrowser(t)
@@ -42,8 +29,8 @@ t.test('an editor drafts, a colleague approves, the editor publishes and watches
   const a = liaoningAppeal()
   const walk = walkPages(t, browser, origin)
 
-  const minji = await enrol(walk, (await createPerson(stack.pool, origin, 'Liaoning Watch', 'min-ji@example.org', 'editor')).url, origin)
-  const ben = await enrol(walk, (await createPerson(stack.pool, origin, 'Liaoning Watch', 'ben@example.org', 'editor')).url, origin)
+  const minji = await enrolInConsole(walk, (await createPerson(stack.pool, origin, 'Liaoning Watch', 'min-ji@example.org', 'editor')).url)
+  const ben = await enrolInConsole(walk, (await createPerson(stack.pool, origin, 'Liaoning Watch', 'ben@example.org', 'editor')).url)
 
   // ---- Min-ji drafts (the essentials; a 10-year-old girl is counted) --------------------------------------
   await minji.goto(`${origin}/console/appeals/new`)

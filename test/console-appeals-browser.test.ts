@@ -12,7 +12,7 @@ import { freePort } from './harness/services.js'
 import { buildTestApp } from './helpers/context.js'
 import { createPerson } from './helpers/console.js'
 import { liaoningAppeal } from './helpers/liaoning.js'
-import { launchBrowser, walkPages } from './helpers/browser.js'
+import { enrolInConsole, launchBrowser, walkPages } from './helpers/browser.js'
 
 t.test('an editor drafts the Liaoning appeal, previews it, saves it and translates it, in Chromium', async (t) => {
   const browser = await launchBrowser(t)
@@ -25,15 +25,7 @@ t.test('an editor drafts the Liaoning appeal, previews it, saves it and translat
   const a = liaoningAppeal()
 
   const walk = walkPages(t, browser, origin)
-  const page = await walk.open({ width: 390 })
-  const cdp = await page.context().newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  })
-  await page.goto(enrolment.url)
-  await page.getByRole('button', { name: 'Create a passkey' }).click()
-  await page.waitForURL(`${origin}/console`)
+  const page = await enrolInConsole(walk, enrolment.url)
 
   // ---- The list, from the navigation --------------------------------------------------------------
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Appeals' }).click()

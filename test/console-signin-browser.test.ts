@@ -10,7 +10,7 @@ import t from 'tap'
 import { freePort } from './harness/services.js'
 import { buildTestApp } from './helpers/context.js'
 import { cliEnv, runCli } from './helpers/cli.js'
-import { checkVariants, launchBrowser, watchPage, type Page } from './helpers/browser.js'
+import { addVirtualAuthenticator, checkVariants, launchBrowser, watchPage, type Page } from './helpers/browser.js'
 
 t.test('create-user → enrol a passkey → the console → sign out → sign in again, in Chromium', async (t) => {
   const browser = await launchBrowser(t)
@@ -28,11 +28,7 @@ t.test('create-user → enrol a passkey → the console → sign out → sign in
 
   const page = await browser.newPage({ width: 390 })
   const watch = watchPage(page, origin)
-  const cdp = await page.context().newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  })
+  const { cdp, authenticatorId } = await addVirtualAuthenticator(page)
 
   const expectPage = async (heading: string, name: string) => {
     await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor()

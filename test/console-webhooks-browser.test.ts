@@ -12,7 +12,7 @@ import { buildTestApp } from './helpers/context.js'
 import { createPerson } from './helpers/console.js'
 import { startReceiver } from './helpers/receiver.js'
 import { verify } from './helpers/webhooks.js'
-import { launchBrowser, walkPages } from './helpers/browser.js'
+import { enrolInConsole, launchBrowser, walkPages } from './helpers/browser.js'
 
 t.test('a partner adds an endpoint, sends a test and sees the delivery, in Chromium', async (t) => {
   const browser = await launchBrowser(t)
@@ -26,15 +26,7 @@ t.test('a partner adds an endpoint, sends a test and sees the delivery, in Chrom
   const enrolment = await createPerson(ctx.pool, origin, 'Refugee Desk', 'desk@example.org', 'partner')
 
   const walk = walkPages(t, browser, origin)
-  const page = await walk.open({ width: 390 })
-  const cdp = await page.context().newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  })
-  await page.goto(enrolment.url)
-  await page.getByRole('button', { name: 'Create a passkey' }).click()
-  await page.waitForURL(`${origin}/console`)
+  const page = await enrolInConsole(walk, enrolment.url)
 
   // ---- The list, from the navigation ----------------------------------------------------------
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Webhooks' }).click()

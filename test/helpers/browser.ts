@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core'
 
 export type { Page } from 'playwright-core'
 
@@ -264,4 +264,31 @@ export function walkPages(t: Asserts, browser: TestBrowser, origin: string, opti
     },
     problems: () => watches.flatMap((w) => w.problems),
   }
+}
+
+// ---- Passkeys -------------------------------------------------------------------------
+
+/**
+ * A CDP virtual authenticator for the page (platform-like: resident keys,
+ * user verification that succeeds), so WebAuthn ceremonies run for real.
+ * Note: WebAuthn refuses IP addresses as relying party ids, so a console
+ * under test is reached as `http://localhost:<port>`.
+ */
+export async function addVirtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  })
+  return { cdp, authenticatorId }
+}
+
+/** A watched page with its own authenticator that enrols a passkey through a console enrolment link: signed in, at /console. */
+export async function enrolInConsole(walk: PageWalk, enrolmentUrl: string, options: PageOptions = { width: 390 }): Promise<Page> {
+  const page = await walk.open(options)
+  await addVirtualAuthenticator(page)
+  await page.goto(enrolmentUrl)
+  await page.getByRole('button', { name: 'Create a passkey' }).click()
+  await page.waitForURL(`${new URL(enrolmentUrl).origin}/console`)
+  return page
 }
