@@ -15,8 +15,8 @@
 //   old version back;
 // - writes made through this process invalidate as soon as they return,
 //   before their response is sent (no wait for the notification).
-import pg from 'pg'
 import type { Logger } from '../logger.js'
+import { PgListener } from '../db/listener.js'
 
 export const APPEALS_CHANGED_CHANNEL = 'ua_appeals_changed'
 
@@ -32,8 +32,6 @@ export interface CachedRead {
 /** What a read remembers before it goes to Postgres; null when the result must not be stored. */
 export type ReadToken = { generation: number } | null
 
-const RECONNECT_MIN_MS = 500
-const RECONNECT_MAX_MS = 10_000
 const HEARTBEAT_MS = 1000
 /** Without a heartbeat answer for this long the connection may be dead without an RST: bypass. */
 const SILENCE_LIMIT_MS = 3000
@@ -43,34 +41,32 @@ export class PublicReadCache {
   private readonly entries = new Map<string, CachedRead>()
   private bytes = 0
   private generation = 0
-  private listening = false
-  private lastHeard = 0
-  private closed = false
-  private listener: pg.Client | null = null
-  private connecting: Promise<void> | null = null
-  private reconnectTimer: NodeJS.Timeout | undefined
-  private heartbeatTimer: NodeJS.Timeout | undefined
-  private delayMs = RECONNECT_MIN_MS
-  private heartbeatPending = false
+  private readonly listener: PgListener
 
-  constructor(private readonly opts: { databaseUrl: string; logger?: Logger; maxBytes?: number }) {}
+  constructor(private readonly opts: { databaseUrl: string; logger?: Logger; maxBytes?: number }) {
+    this.listener = new PgListener({
+      databaseUrl: opts.databaseUrl, applicationName: 'urgent-appeals-read-cache', channels: [APPEALS_CHANGED_CHANNEL],
+      heartbeatMs: HEARTBEAT_MS, silenceLimitMs: SILENCE_LIMIT_MS,
+      onNotification: () => this.invalidate(),
+      // Deaf: drop everything (reads bypass us until we listen again). Listening
+      // again: anything read while we were not listening must not survive.
+      onState: (state, reason) => {
+        this.invalidate()
+        if (state === 'deaf' && reason === 'lost') {
+          this.opts.logger?.warn('appeal read cache: LISTEN connection lost; cache bypassed until it is back')
+        }
+      },
+    })
+  }
 
   /** Starts listening; resolves after the first attempt (the cache stays bypassed until one succeeds). */
   async start(): Promise<void> {
-    this.connecting = this.listen().finally(() => { this.connecting = null })
-    await this.connecting
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS)
-    this.heartbeatTimer.unref()
+    await this.listener.start()
   }
 
   /** True while a change would be heard: LISTEN established and the connection recently answered. */
   get active(): boolean {
-    if (!this.listening) return false
-    if (Date.now() - this.lastHeard > SILENCE_LIMIT_MS) {
-      this.invalidate()
-      return false
-    }
-    return true
+    return this.listener.listening
   }
 
   get(key: string): CachedRead | undefined {
@@ -110,85 +106,7 @@ export class PublicReadCache {
   }
 
   async close(): Promise<void> {
-    this.closed = true
-    this.setDeaf()
-    clearTimeout(this.reconnectTimer)
-    clearInterval(this.heartbeatTimer)
-    await this.connecting
-    const client = this.listener
-    this.listener = null
-    await client?.end().catch(() => {})
-  }
-
-  private setDeaf(): void {
-    this.listening = false
     this.invalidate()
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer !== undefined) return
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined
-      this.connecting = this.listen().finally(() => { this.connecting = null })
-    }, this.delayMs)
-    this.reconnectTimer.unref()
-    this.delayMs = Math.min(this.delayMs * 2, RECONNECT_MAX_MS)
-  }
-
-  // Like the worker's LISTEN (src/worker.ts): its own connection, reconnect
-  // with backoff; pg may report one loss several times, so each client
-  // schedules at most one reconnect.
-  private async listen(): Promise<void> {
-    if (this.closed) return
-    const client = new pg.Client({
-      connectionString: this.opts.databaseUrl, application_name: 'urgent-appeals-read-cache',
-      connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000,
-    })
-    let lost = false
-    const onLost = () => {
-      if (lost) return
-      lost = true
-      if (this.listener === client) {
-        this.listener = null
-        this.setDeaf()
-        this.opts.logger?.warn('appeal read cache: LISTEN connection lost; cache bypassed until it is back')
-      }
-      client.end().catch(() => {})
-      this.scheduleReconnect()
-    }
-    client.on('notification', () => this.invalidate())
-    client.on('error', onLost)
-    client.on('end', onLost)
-    try {
-      await client.connect()
-      await client.query(`LISTEN ${APPEALS_CHANGED_CHANNEL}`)
-    } catch {
-      onLost()
-      return
-    }
-    if (lost) return
-    if (this.closed) {
-      lost = true
-      await client.end().catch(() => {})
-      return
-    }
-    this.listener = client
-    this.heartbeatPending = false
-    this.delayMs = RECONNECT_MIN_MS
-    // Anything stored before (nothing: it was dropped when deaf) or read
-    // while we were not listening must not survive.
-    this.invalidate()
-    this.lastHeard = Date.now()
-    this.listening = true
-  }
-
-  private heartbeat(): void {
-    const client = this.listener
-    // One at a time: on a silently dead connection they would pile up.
-    if (!client || this.closed || this.heartbeatPending) return
-    this.heartbeatPending = true
-    client.query('SELECT 1').then(() => {
-      if (this.listener === client) this.lastHeard = Date.now()
-    }, () => { /* 'error'/'end' handle the loss */ }).finally(() => { this.heartbeatPending = false })
+    await this.listener.close()
   }
 }
