@@ -2,10 +2,10 @@
 // release embargoed appeals and relay outbox events to the fan-out queue;
 // once an hour it drops idempotency keys and confirmation limits past their day.
 // Fan-out, email and webhook processors attach to these queues.
-import pg from 'pg'
 import type { Queue } from 'bullmq'
 import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
+import { PgListener } from './db/listener.js'
 import type { Logger } from './logger.js'
 import { EVENTS_CHANNEL } from './repositories/events.js'
 import { purgeExpiredIdempotencyKeys } from './repositories/idempotency.js'
@@ -28,8 +28,6 @@ export interface RunningWorker {
 }
 
 const PURGE_EVERY_MS = 60 * 60 * 1000
-const RECONNECT_MIN_MS = 500
-const RECONNECT_MAX_MS = 10_000
 
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, pool, fanoutQueue, logger } = deps
@@ -91,73 +89,24 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
   const timer = setInterval(() => { void sweep('timer') }, config.sweepIntervalMs)
 
-  // LISTEN needs its own connection. On loss, reconnect with backoff while
-  // the timer keeps sweeping. pg can report one loss several times ('error'
-  // more than once, then 'end'): each client schedules at most one reconnect.
-  let listener: pg.Client | null = null
-  let connecting: Promise<void> | null = null
-  let reconnectTimer: NodeJS.Timeout | undefined
-  let delayMs = RECONNECT_MIN_MS
-
-  const scheduleReconnect = () => {
-    if (closed || reconnectTimer !== undefined) return
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = undefined
-      connecting = listen().finally(() => { connecting = null })
-    }, delayMs)
-    delayMs = Math.min(delayMs * 2, RECONNECT_MAX_MS)
-  }
-
-  const listen = async (): Promise<void> => {
-    if (closed) return
-    const client = new pg.Client({
-      connectionString: config.databaseUrl, application_name: 'urgent-appeals-listener',
-      // Keepalive notices a silently dead peer (no RST) that would otherwise leave us deaf.
-      connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000,
-    })
-    let lost = false
-    const onLost = () => {
-      if (lost) return
-      lost = true
-      if (listener === client) listener = null
-      client.end().catch(() => {})
-      scheduleReconnect()
-    }
-    client.on('notification', () => { void sweep() })
-    client.on('error', onLost)
-    client.on('end', onLost)
-    try {
-      await client.connect()
-      await client.query(`LISTEN ${EVENTS_CHANNEL}`)
-    } catch {
-      onLost()
-      return
-    }
-    if (lost) return
-    if (closed) {
-      lost = true
-      await client.end().catch(() => {})
-      return
-    }
-    listener = client
-    delayMs = RECONNECT_MIN_MS
-    void sweep() // catch up on anything committed while we were not listening
-  }
-  connecting = listen().finally(() => { connecting = null })
-  await connecting
+  // LISTEN wakes the relay; while it is lost (reconnecting with backoff)
+  // the timer keeps sweeping.
+  const listener = new PgListener({
+    databaseUrl: config.databaseUrl, applicationName: 'urgent-appeals-listener', channels: [EVENTS_CHANNEL],
+    onNotification: () => { void sweep() },
+    // Catch up on anything committed while we were not listening.
+    onState: (state) => { if (state === 'listening') void sweep() },
+  })
+  await listener.start()
 
   return {
     sweep,
     async close() {
       closed = true
       clearInterval(timer)
-      clearTimeout(reconnectTimer)
-      reconnectTimer = undefined
-      await connecting
+      const listenerClosed = listener.close() // stops reconnecting at once
       await running
-      const client = listener
-      listener = null
-      await client?.end().catch(() => {})
+      await listenerClosed
     },
   }
 }
