@@ -12,7 +12,7 @@ import t from 'tap'
 import { freePort } from './harness/services.js'
 import { createPerson } from './helpers/console.js'
 import { liaoningAppeal } from './helpers/liaoning.js'
-import { enrolInConsole, launchBrowser, walkPages } from './helpers/browser.js'
+import { enrolInConsole, launchBrowser, readmeScreenshot, walkPages } from './helpers/browser.js'
 import { seedActiveSubscribers, startSupporterStack } from './helpers/supporters.js'
 
 
@@ -67,6 +67,7 @@ t.test('an editor drafts, a colleague approves, the editor publishes and watches
   await minji.goto(appealUrl)
   await minji.locator('#actions').getByRole('link', { name: 'Publish…' }).click()
   await walk.expectPage(minji, `Publish “${a.title}”?`, 'console-actions-publish')
+  await readmeScreenshot(minji, 'console-publish-1280-light', { width: 1280, height: 800 })
   await minji.getByRole('button', { name: 'Publish now to 50 supporters and 0 partner endpoints' }).click()
   await minji.waitForURL(`${appealUrl}/progress?done=published`)
   const navigations: string[] = []
@@ -89,6 +90,7 @@ t.test('an editor drafts, a colleague approves, the editor publishes and watches
   t.equal(stack.sink.messages.length, 50, 'fifty mails reached the sink')
   const { reference } = (await stack.request('editor', 'GET', `/v1/appeals/${id}`)).json()
   await walk.expectPage(minji, `Delivery progress: ${reference}`, 'console-actions-progress')
+  await readmeScreenshot(minji, 'console-progress-1280-light', { width: 1280, height: 900 })
 
   // ---- The email as supporters got it ----------------------------------------------------------------------
   await minji.goto(appealUrl)

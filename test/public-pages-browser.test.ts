@@ -9,16 +9,12 @@
 // Screenshots go to /tmp/ua-screens; with UA_README_SCREENSHOTS=1 the top of
 // each of the README's two (the appeal page and the signup page at 390 px,
 // light) is written to test/screenshots/ as well.
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { freePort } from './harness/services.js'
 import { eventually, linksIn, startSupporterStack, type SupporterStack } from './helpers/supporters.js'
 import { seedSite } from './helpers/public-site.js'
-import { launchBrowser, screenshot, walkPages } from './helpers/browser.js'
+import { launchBrowser, readmeScreenshot, screenshot, walkPages } from './helpers/browser.js'
 
-const README_SCREENS = fileURLToPath(new URL('./screenshots/', import.meta.url))
-/** The README shows the top of each page: two screens of a phone. */
-const README_HEIGHT = 1688
 
 async function statusOf(stack: SupporterStack, email: string): Promise<string | null> {
   const { rows } = await stack.pool.query<{ status: string }>('SELECT status FROM subscriptions WHERE email = $1', [email])
@@ -89,12 +85,11 @@ t.test('a supporter on a phone: home, signup, confirm, the appeal, "I took actio
   await copy.click()
   await desk.getByText('Letter copied: paste it into your email or a document.').waitFor()
   t.equal(await desk.evaluate('navigator.clipboard.readText()'), await desk.locator('#letter-2').textContent(), 'the clipboard holds the letter')
-  const readme = process.env.UA_README_SCREENSHOTS === '1'
   const narrow = await open({ width: 390 })
   await narrow.goto(`${origin}/appeals/${site.open.id}`)
   await narrow.getByRole('button', { name: 'Copy the letter' }).first().waitFor()
   await screenshot(narrow, 'appeal-page-390-light')
-  if (readme) await screenshot(narrow, 'appeal-page-390-light', README_SCREENS, README_HEIGHT)
+  await readmeScreenshot(narrow, 'appeal-page-390-light', { width: 390, height: 1688 })
 
   // In French and Chinese.
   await desk.goto(`${origin}/appeals/${site.open.id}?lang=fr`)
@@ -118,7 +113,7 @@ t.test('a supporter on a phone: home, signup, confirm, the appeal, "I took actio
   await signup.goto(`${origin}/subscribe`)
   await expectPage(signup, 'Get urgent action alerts')
   await screenshot(signup, 'signup-page-390-light')
-  if (readme) await screenshot(signup, 'signup-page-390-light', README_SCREENS, README_HEIGHT)
+  await readmeScreenshot(signup, 'signup-page-390-light', { width: 390, height: 1688 })
   const asia = signup.locator('details.region', { has: signup.locator('summary', { hasText: /^Asia/ }) })
   await asia.locator('summary').click()
   await asia.getByRole('checkbox', { name: 'China', exact: true }).check()

@@ -173,6 +173,22 @@ export async function screenshot(page: Page, name: string, dir: string = SCREENS
   return path
 }
 
+/** Where the README's screenshots live; they are written only with UA_README_SCREENSHOTS=1. */
+export const README_SCREENS_DIR = join(import.meta.dirname, '..', 'screenshots')
+
+/**
+ * A README screenshot: the top `height` pixels of the page at `width` px,
+ * light, into test/screenshots/ — only when UA_README_SCREENSHOTS=1 (the
+ * README says how to refresh them). The page's viewport is put back.
+ */
+export async function readmeScreenshot(page: Page, name: string, o: { width: number; height: number }): Promise<void> {
+  if (process.env.UA_README_SCREENSHOTS !== '1') return
+  const before = page.viewportSize()
+  await applyVariant(page, { width: o.width, height: 800, colorScheme: 'light' })
+  await screenshot(page, name, README_SCREENS_DIR, o.height)
+  if (before) await page.setViewportSize(before)
+}
+
 export interface VariantReport {
   /** `390-dark: color-contrast (serious): …` per variant with serious or critical violations. */
   violations: string[]
