@@ -39,6 +39,7 @@ async function runUndici(task: UndiciTask): Promise<BaselineResult> {
     'webhook-timestamp': '1700000000', 'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')}`,
   }
   const ms: number[] = []
+  const cpu = process.cpuUsage()
   for (let round = 0; round < task.rounds; round++) {
     let next = 0
     const started = performance.now()
@@ -51,8 +52,9 @@ async function runUndici(task: UndiciTask): Promise<BaselineResult> {
     }))
     ms.push(performance.now() - started)
   }
+  const used = process.cpuUsage(cpu)
   await agent.close()
-  return { ms }
+  return { ms, cpuMicroseconds: used.user + used.system }
 }
 
 async function runFastify(task: FastifyTask): Promise<BaselineResult> {

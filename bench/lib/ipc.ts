@@ -45,6 +45,8 @@ export type BaselineTask = NodemailerTask | UndiciTask | FastifyTask
 export interface BaselineResult {
   /** Milliseconds per round (nodemailer: one round). */
   ms?: number[]
+  /** undici: CPU time (user + system) over all rounds. */
+  cpuMicroseconds?: number
   /** fastify: the port it listens on. */
   port?: number
   error?: string
@@ -67,6 +69,8 @@ export interface LoadResult {
  */
 export function serveOneTask<T>(run: (task: T) => Promise<object>): void {
   process.on('disconnect', () => process.exit(0))
+  // A normal exit on the runner's SIGTERM, so a --cpu-prof profile gets written.
+  process.once('SIGTERM', () => process.exit(0))
   process.once('message', (message: T & { id: number }) => {
     const { id, ...task } = message
     run(task as T).then((result) => process.send?.({ ...result, id }),

@@ -1,7 +1,7 @@
 // Child processes of the bench: every one is registered here and killed on
 // the way out — normal end, crash or signal — so a run leaves nothing behind.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -114,4 +114,43 @@ export async function stopAllChildren(): Promise<void> {
     c.kill('SIGTERM')
     if (!(await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]))) c.kill('SIGKILL')
   }))
+}
+
+/** CPU seconds (user + system) a live process has used so far; null once it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return null
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100
+
+/** The live process listening as Postgres on `port` (the postmaster, by its command line) and all its children (the backends). */
+export function postgresPids(port: number): number[] {
+  const all: { pid: number; ppid: number; cmd: string }[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ')
+      all.push({ pid: Number(name), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), cmd })
+    } catch { /* gone meanwhile */ }
+  }
+  const postmaster = all.find((p) => /postgres/.test(p.cmd) && p.cmd.includes(` -p ${port} `))
+  return postmaster ? [postmaster.pid, ...all.filter((p) => p.ppid === postmaster.pid).map((p) => p.pid)] : []
+}
+
+/** CPU seconds so far of each process in `pids`, to subtract later with `cpuSince`. */
+export function cpuSnapshot(pids: number[]): Map<number, number> {
+  return new Map(pids.map((pid) => [pid, cpuSeconds(pid) ?? 0]))
+}
+
+/** CPU seconds `pids` used since `before` (processes started since count from zero; ones gone since are lost). */
+export function cpuSince(before: Map<number, number>, pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + Math.max(0, (cpuSeconds(pid) ?? 0) - (before.get(pid) ?? 0)), 0)
 }
