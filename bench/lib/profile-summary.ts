@@ -9,7 +9,11 @@
 // (e.g. processJob: leaves out start-up and module compilation); --per
 // divides every time by N (e.g. deliveries made) and prints µs per unit;
 // --callers adds who calls FUNCTION (its time by the stack above it, from
-// the nearest non-Node frame up).
+// the nearest non-Node frame up). "By what it serves" charges each sample to
+// the library anywhere on its stack (an HTTP request's socket writes count
+// as undici, a query's parsing as pg), then to the nearest src/ file; pg and
+// BullMQ time is split further by the nearest src/ function (none: a
+// callback after an async hop, e.g. pool.query's connect or a socket read).
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 
@@ -61,6 +65,12 @@ const selfByModule = new Map<string, number>()
 const selfByFrame = new Map<string, number>()
 const totalByFrame = new Map<string, number>()
 const byCaller = new Map<string, number>()
+const byService = new Map<string, number>()
+/** Libraries a sample is charged to when they are anywhere on its stack, in this order. */
+const SERVING: [string, RegExp][] = [
+  ['signing (src/webhooks/signing.ts)', /\/src\/webhooks\/signing\./], ['undici', /node_modules\/undici\//],
+  ['pg', /node_modules\/pg(-[a-z]+)?\//], ['bullmq + ioredis', /node_modules\/(bullmq|ioredis|msgpackr)\//],
+]
 let busy = 0
 let idle = 0
 for (let i = start; i < profile.samples.length; i++) {
@@ -82,6 +92,19 @@ for (let i = start; i < profile.samples.length; i++) {
     }
     if (stack.length > 0) byCaller.set(stack.join(' ← '), (byCaller.get(stack.join(' ← ')) ?? 0) + us)
   }
+  {
+    const frames: ProfileNode[] = []
+    for (let cur: number | undefined = leaf.id; cur !== undefined; cur = parent.get(cur)) frames.push(byId.get(cur)!)
+    const nearestSrc = frames.find((f) => /\/src\//.test(f.callFrame.url))
+    const lib = SERVING.find(([, re]) => frames.some((f) => re.test(f.callFrame.url)))?.[0]
+    let key: string
+    if (leaf.callFrame.functionName === '(garbage collector)' || leaf.callFrame.functionName === '(program)') key = leaf.callFrame.functionName
+    else if (lib === 'pg' || lib === 'bullmq + ioredis') key = `${lib} ← ${nearestSrc ? nearestSrc.callFrame.functionName || '(anonymous)' : '(no src/ frame)'}`
+    else if (lib) key = lib
+    else if (nearestSrc) key = `src: ${short(nearestSrc.callFrame.url)}`
+    else key = '(Node internals only: microtasks, timers, streams)'
+    byService.set(key, (byService.get(key) ?? 0) + us)
+  }
   const seen = new Set<string>()
   for (let cur: number | undefined = leaf.id; cur !== undefined; cur = parent.get(cur)) {
     const key = frameKey(byId.get(cur)!)
@@ -98,6 +121,7 @@ const list = (title: string, m: Map<string, number>, n: number, filter: (k: stri
 }
 console.log(`${positionals[0]}${opts.from ? ` from the first ${opts.from}` : ''}: busy ${(busy / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms${per ? `, ${((busy / per)).toFixed(1)} µs busy per unit (${per})` : ''}`)
 list('self time by module', selfByModule, 40)
+list('by what it serves', byService, 40)
 list('top functions by self time', selfByFrame, top)
 list('top functions of src/ by total time (self + callees)', totalByFrame, top, (k) => / src\//.test(k))
 if (opts.callers) list(`callers of ${opts.callers} (3 nearest frames outside Node)`, byCaller, top)
