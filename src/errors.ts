@@ -53,8 +53,3 @@ export const preconditionRequired = (detail = 'Changing a published appeal requi
 
 export const unprocessable = (detail: string, errors?: FieldError[], slug = 'unprocessable') =>
   new AppError(422, slug, 'The request cannot be applied', detail, errors)
-
-export const serviceUnavailable = (detail: string) =>
-  new AppError(503, 'service-unavailable', 'Service temporarily unavailable', detail, undefined, {
-    'retry-after': '5',
-  })

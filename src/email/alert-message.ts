@@ -15,7 +15,6 @@ import { markdownToHtml, htmlToText } from './markdown.js'
 import { slot, type MessageSpec } from './mime.js'
 
 export const ALERT_EVENT_TYPES = ['appeal.published', 'appeal.updated', 'appeal.closed'] as const
-export type AlertEventType = (typeof ALERT_EVENT_TYPES)[number]
 
 export interface AlertEvent {
   type: string

@@ -38,7 +38,3 @@ const toText = compile({
 export function htmlToText(markup: string): string {
   return toText(markup)
 }
-
-export function markdownToText(markdown: string): string {
-  return htmlToText(markdownToHtml(markdown))
-}

@@ -3,7 +3,7 @@
 // from SECRETS_KEY, its purpose and a random per-subscription nonce, so the
 // worker can rebuild it for each mail while the database holds only the
 // nonce and an HMAC of the token (neither yields a token without the key).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 
 export type TokenPurpose = 'confirm' | 'manage'
 
@@ -62,8 +62,6 @@ export function canonicalMailbox(email: string): string {
 export function mailboxHash(key: Buffer, email: string): Buffer {
   return createHmac('sha256', key).update(`ua-mailbox\0${canonicalMailbox(email)}`).digest()
 }
-
-export const sameBytes = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b)
 
 /** `jane.doe@example.org` → `j•••@e•••.org`: enough to recognise, not to read. */
 export function maskEmail(email: string): string {

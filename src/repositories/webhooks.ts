@@ -27,13 +27,6 @@ export interface EndpointRow {
   updatedAt: string
 }
 
-export interface EndpointSecrets {
-  secretCurrent: Buffer
-  secretPrevious: Buffer | null
-  /** Whether the previous secret is still inside its grace period. */
-  previousActive: boolean
-}
-
 const COLUMNS = `w.id, w.seq, w.organisation_id AS "organisationId", w.url, w.description, w.event_types AS "eventTypes",
   w.countries, w.themes, w.min_urgency AS "minUrgency", w.status, w.disabled_reason AS "disabledReason",
   ${iso('w.disabled_at')} AS "disabledAt", ${iso('w.failing_since')} AS "failingSince",
@@ -81,14 +74,6 @@ export async function findEndpoint(db: Queryable, id: string, scope: Scope, opts
   const { rows } = await db.query<EndpointRow>(
     `SELECT ${COLUMNS} FROM webhook_endpoints w WHERE w.id = $1 AND ${inScope(2)} ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
     [id, scope.organisationId])
-  return rows[0] ?? null
-}
-
-export async function findEndpointSecrets(db: Queryable, id: string): Promise<EndpointSecrets | null> {
-  const { rows } = await db.query<EndpointSecrets>(
-    `SELECT secret_current AS "secretCurrent", secret_previous AS "secretPrevious",
-            coalesce(secret_previous_expires_at > now(), false) AS "previousActive"
-       FROM webhook_endpoints WHERE id = $1`, [id])
   return rows[0] ?? null
 }
 

@@ -72,13 +72,6 @@ export function guardedLookup(hostname: string, options: { all?: boolean; family
   })
 }
 
-/** Why a URL host, taken literally, may not be reached (IP literals only; names are checked at connect). */
-export function literalHostBlockReason(hostname: string): BlockReason | null {
-  const host = hostname.replace(/^\[|\]$/g, '')
-  if (!isIpLiteral(host)) return null
-  return classifyAddress(host)
-}
-
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_OSSL_)/
 
 function classifyError(err: unknown, deadlineHit: boolean): { errorClass: ErrorClass; error: string } {

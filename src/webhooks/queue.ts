@@ -2,7 +2,7 @@
 // URLs, secrets or payloads). First attempts carry no priority, which BullMQ
 // serves before any prioritised job; manual work comes next and scheduled
 // retries last, so a dead partner's backlog never delays a fresh appeal.
-import { Queue, type JobsOptions } from 'bullmq'
+import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 
 export const WEBHOOK_QUEUE = 'webhook'
@@ -37,5 +37,3 @@ export function chunk<T>(items: readonly T[], size = CHUNK_SIZE): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
   return out
 }
-
-export type WebhookJobSpec = { name: string; data: WebhookJob; opts: JobsOptions }
