@@ -56,7 +56,7 @@ declare module 'fastify' {
   }
 }
 
-export const BODY_LIMIT_BYTES = 512 * 1024
+const BODY_LIMIT_BYTES = 512 * 1024
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({

@@ -158,7 +158,7 @@ function parseTrustProxy(value: string): false | string[] | undefined {
  * origin: a path, query, fragment, credentials, `*` or `null` are refused,
  * so that what is allowed is exactly what the operator named.
  */
-export function parsePublicCorsOrigins(value: string): string[] | undefined {
+function parsePublicCorsOrigins(value: string): string[] | undefined {
   const origins: string[] = []
   for (const entry of value.split(',').map((e) => e.trim())) {
     if (!/^https?:\/\/[^/?#\s@*]+\/?$/i.test(entry) || !URL.canParse(entry)) return undefined

@@ -2,7 +2,7 @@
 // must never print: credentials, supporter tokens and email addresses.
 import { pino, type Logger } from 'pino'
 
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["idempotency-key"]',
@@ -26,7 +26,7 @@ export const REDACT_PATHS = [
 // shape, drop the token.
 const TOKEN_IN_PATH = /(\/subscriptions\/(?:confirm\/)?|\/console\/enrol\/)[^/?#]+/g
 
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   return url.replace(TOKEN_IN_PATH, '$1[redacted]')
 }
 

@@ -21,7 +21,7 @@ export const DATA_DIR = resolve('.data')
 /** The dev cluster's superuser password: the server listens on loopback only; clusters made before use it too. */
 const PASSWORD = 'postgres'
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer()
     server.on('error', fail)

@@ -15,7 +15,7 @@ import { dirname, join, relative } from 'node:path'
 export const STATE_DIR = '/var/lib/urgent-appeals'
 
 /** Where the machine's server binaries usually are, newest first. */
-export const SYSTEM_POSTGRES_DIRS: readonly string[] = [
+const SYSTEM_POSTGRES_DIRS: readonly string[] = [
   '/usr/lib/postgresql/18/bin', '/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin',
   '/usr/local/bin', '/usr/bin',
 ]
@@ -83,7 +83,7 @@ function binariesIn(dir: string, origin: PostgresBinaries['origin'], runAs: RunA
 }
 
 /** The first of `dirs` holding initdb and postgres that `runAs` can run. */
-export function systemPostgresBinaries(runAs: RunAs | undefined, dirs: readonly string[] = SYSTEM_POSTGRES_DIRS): PostgresBinaries | undefined {
+function systemPostgresBinaries(runAs: RunAs | undefined, dirs: readonly string[] = SYSTEM_POSTGRES_DIRS): PostgresBinaries | undefined {
   for (const dir of dirs) {
     const found = binariesIn(dir, 'system', runAs)
     if (found) return found

@@ -93,7 +93,7 @@ export function pickContent(appeal: Appeal, language: string): Content {
 const langOf = (language: string, around: string) => (language.toLowerCase() === around.toLowerCase() ? '' : html` lang="${language}"`)
 
 /** What changed, in one line in the supporter's language: "Urgency raised to critical. The deadline for action is now July 31, 2099." */
-export function describeChanges(event: AlertEvent, locale: Locale): string {
+function describeChanges(event: AlertEvent, locale: Locale): string {
   const appeal = event.data.appeal!
   const changes = event.data.changes ?? []
   const sentences: string[] = []

@@ -22,7 +22,7 @@ export interface EnrolmentMail {
 const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim()
 
 /** `2025-06-01T12:00:00.000Z` → `1 June 2025, 12:00 UTC` (in English, whatever the server's locale). */
-export function expiryWords(iso: string): string {
+function expiryWords(iso: string): string {
   const d = new Date(iso)
   const date = d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' })
   return `${date}, ${d.toISOString().slice(11, 16)} UTC`

@@ -64,7 +64,7 @@ export function parseMailFrom(from: string): MailFrom {
 }
 
 /** The RFC 5322 date nodemailer writes too. */
-export const mailDate = (date = new Date()) => date.toUTCString().replace(/GMT/, '+0000')
+const mailDate = (date = new Date()) => date.toUTCString().replace(/GMT/, '+0000')
 
 /** An address as it may appear in a header: IDN domains in their ASCII form. */
 function headerAddress(address: string): string {

@@ -18,10 +18,10 @@ import type { FeedEntry } from './model.js'
 const FOLLOW_UPS_PER_APPEAL = 10
 const SUMMARY_CHARS = 280
 
-export const COUNTRY_SCHEME = 'urn:iso:std:iso:3166:-1'
+const COUNTRY_SCHEME = 'urn:iso:std:iso:3166:-1'
 
 /** RFC 4122 version 5 UUID: the same name in the same namespace gives the same id, in every process, for ever. */
-export function uuidV5(namespace: string, name: string): string {
+function uuidV5(namespace: string, name: string): string {
   const hash = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(name, 'utf8').digest()
   hash[6] = (hash[6]! & 0x0f) | 0x50
   hash[8] = (hash[8]! & 0x3f) | 0x80
@@ -30,7 +30,7 @@ export function uuidV5(namespace: string, name: string): string {
 }
 
 /** Entry ids: the appeal's own UUID, and UUIDs derived from it for its follow-ups and its outcome. */
-export const entryIds = {
+const entryIds = {
   appeal: (appealId: string) => `urn:uuid:${appealId}`,
   followUp: (appealId: string, number: number) => `urn:uuid:${uuidV5(appealId, `update/${number}`)}`,
   outcome: (appealId: string) => `urn:uuid:${uuidV5(appealId, 'outcome')}`,

@@ -26,7 +26,7 @@ import { attrs, element } from './xml.js'
  * for CAP inside SIP emergency calls (RFC 8876).
  */
 export const CAP_TYPE = 'application/cap+xml; charset=utf-8'
-export const CAP_NAMESPACE = 'urn:oasis:names:tc:emergency:cap:1.2'
+const CAP_NAMESPACE = 'urn:oasis:names:tc:emergency:cap:1.2'
 
 export const CAP_EVENT_TYPES = ['appeal.published', 'appeal.updated', 'appeal.closed', 'appeal.withdrawn'] as const
 export type CapEventType = (typeof CAP_EVENT_TYPES)[number]
@@ -53,9 +53,9 @@ export interface CapSnapshot {
 // ---- The mapping (documented in the README) ---------------------------------
 
 /** How soon supporters should act. A closed appeal's Cancel: Past. */
-export const CAP_URGENCY = { critical: 'Immediate', high: 'Expected', normal: 'Future' } as const
+const CAP_URGENCY = { critical: 'Immediate', high: 'Expected', normal: 'Future' } as const
 /** How grave the threat to the people at risk. */
-export const CAP_SEVERITY = { critical: 'Extreme', high: 'Severe', normal: 'Moderate' } as const
+const CAP_SEVERITY = { critical: 'Extreme', high: 'Severe', normal: 'Moderate' } as const
 
 /**
  * Observed when the appeal documents an ongoing situation (people detained
@@ -63,7 +63,7 @@ export const CAP_SEVERITY = { critical: 'Extreme', high: 'Severe', normal: 'Mode
  * appeal asks to prevent). A closed appeal: its outcome is Observed, or
  * Unknown when recorded as unknown.
  */
-export function capCertainty(appeal: Appeal): 'Observed' | 'Likely' | 'Unknown' {
+function capCertainty(appeal: Appeal): 'Observed' | 'Likely' | 'Unknown' {
   if (appeal.status === 'closed') return appeal.outcome?.code === 'unknown' ? 'Unknown' : 'Observed'
   const p = appeal.peopleAtRisk
   return p.detainedSince || (p.situation?.length ?? 0) > 0 ? 'Observed' : 'Likely'
@@ -75,10 +75,10 @@ export const capTime = (iso: string) => `${new Date(iso).toISOString().slice(0, 
 /** The action deadline's last moment anywhere on Earth (UTC−12). */
 const deadlineEnd = (date: string) => `${date.slice(0, 10)}T23:59:59-12:00`
 
-export const referenceOf = (sender: string, m: CapMessageRef) => `${sender},${m.identifier},${capTime(m.timestamp)}`
+const referenceOf = (sender: string, m: CapMessageRef) => `${sender},${m.identifier},${capTime(m.timestamp)}`
 
 /** The sender: the host of PUBLIC_BASE_URL (CAP: no spaces, commas, `<` or `&`). */
-export const capSender = (baseUrl: string) => new URL(baseUrl).host
+const capSender = (baseUrl: string) => new URL(baseUrl).host
 
 const regionNames = new Map<string, Intl.DisplayNames | null>()
 /** A country's name in any language ICU knows (CAP infos may be in languages we have no catalogue for). */

@@ -4,7 +4,7 @@
 import type { Feed } from './model.js'
 
 export const JSON_FEED_TYPE = 'application/feed+json; charset=utf-8'
-export const JSON_FEED_VERSION = 'https://jsonfeed.org/version/1.1'
+const JSON_FEED_VERSION = 'https://jsonfeed.org/version/1.1'
 
 export function renderJsonFeed(feed: Feed): string {
   return JSON.stringify({

@@ -17,9 +17,9 @@ import { JSON_FEED_TYPE, renderJsonFeed } from './json-feed.js'
 import type { Feed, FeedEntry } from './model.js'
 
 /** Appeals a feed looks at (the most recently changed), and entries it shows at most. */
-export const FEED_APPEALS = 50
-export const FEED_ENTRIES = 100
-export const CAP_INDEX_ENTRIES = 100
+const FEED_APPEALS = 50
+const FEED_ENTRIES = 100
+const CAP_INDEX_ENTRIES = 100
 
 export type FeedFormat = 'atom' | 'json'
 

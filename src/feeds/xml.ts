@@ -9,7 +9,7 @@ const NOT_XML = /[\u0001-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\u0000]|[\uD
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' }
 
 /** Text content or an attribute value, escaped, with what XML 1.0 cannot carry removed. */
-export const xmlText = (value: string | number): string =>
+const xmlText = (value: string | number): string =>
   String(value).replace(NOT_XML, '').replace(/[&<>"']/g, (c) => ESCAPES[c]!)
 
 /** `<name>text</name>`, or nothing when the value is absent or empty. */

@@ -2,7 +2,7 @@
 // immutable bigint (`seq`, `position`, `id`), never OFFSET.
 import { badRequest } from '../errors.js'
 
-export function encodeCursor(key: number): string {
+function encodeCursor(key: number): string {
   return Buffer.from(`k:${key}`).toString('base64url')
 }
 

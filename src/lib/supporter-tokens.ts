@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 export type TokenPurpose = 'confirm' | 'manage'
 
 /** 43 base64url characters: 256 bits. Anything else is not one of ours. */
-export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
 export const newNonce = (): Buffer => randomBytes(16)
 
@@ -34,7 +34,7 @@ export function parseToken(token: string): string | null {
 }
 
 /** Addresses compare case-insensitively in practice; the hash follows that. */
-export const normaliseEmail = (email: string): string => email.trim().toLowerCase()
+const normaliseEmail = (email: string): string => email.trim().toLowerCase()
 
 export function emailHash(key: Buffer, email: string): Buffer {
   return createHmac('sha256', key).update(`ua-email\0${normaliseEmail(email)}`).digest()
@@ -50,7 +50,7 @@ const DOMAIN_ALIASES: Record<string, string> = { 'googlemail.com': 'gmail.com' }
  * only by a dot share a confirmation limit, which costs them little, while
  * anything finer lets one victim be mailed once per spelling.
  */
-export function canonicalMailbox(email: string): string {
+function canonicalMailbox(email: string): string {
   const normalised = normaliseEmail(email)
   const at = normalised.lastIndexOf('@')
   if (at < 1) return normalised

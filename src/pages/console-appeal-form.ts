@@ -15,9 +15,9 @@ import type { Appeal } from '../schemas/appeal.js'
 /** A posted form: every field as a list (`countries=CN&countries=KP`). */
 export type PostedForm = Record<string, string[] | undefined>
 
-export const PEOPLE_COUNTS = ['total', 'women', 'men', 'girls', 'boys', 'minors'] as const
-export const TARGET_FIELDS = ['name', 'title', 'salutation', 'country', 'address', 'email', 'preferredLanguage'] as const
-export const SOURCE_FIELDS = ['title', 'url', 'publisher', 'publishedOn'] as const
+const PEOPLE_COUNTS = ['total', 'women', 'men', 'girls', 'boys', 'minors'] as const
+const TARGET_FIELDS = ['name', 'title', 'salutation', 'country', 'address', 'email', 'preferredLanguage'] as const
+const SOURCE_FIELDS = ['title', 'url', 'publisher', 'publishedOn'] as const
 
 export type TargetValues = Record<(typeof TARGET_FIELDS)[number], string>
 export type SourceValues = Record<(typeof SOURCE_FIELDS)[number], string>
@@ -50,7 +50,7 @@ export interface AppealFormValues {
 }
 
 /** The appeal's fields an editor writes, in the form's order: the keys of a PATCH. */
-export const EDITABLE_FIELDS = [
+const EDITABLE_FIELDS = [
   'reference', 'language', 'title', 'summary', 'body', 'urgency', 'countries', 'subdivisions', 'themes', 'peopleAtRisk',
   'targets', 'asks', 'legalBasis', 'actionDeadline', 'embargoUntil', 'sources', 'sensitive',
 ] as const
@@ -265,7 +265,7 @@ export function merged(current: AppealFormValues, mine: AppealFormValues, fields
  * The id of the form control (or group legend) that a field error's JSON
  * pointer names; `form` when none does (the error summary still lists it).
  */
-export function controlFor(pointer: string): string {
+function controlFor(pointer: string): string {
   const [field, index, member] = pointer.split('/').slice(1)
   switch (field) {
     case 'reference': case 'language': case 'title': case 'summary': case 'body': case 'urgency':

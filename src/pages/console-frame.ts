@@ -38,7 +38,7 @@ export interface ConsoleNavItem {
 }
 
 /** The navigation, in order. Areas add themselves here as they are built. */
-export const CONSOLE_NAV: readonly ConsoleNavItem[] = [
+const CONSOLE_NAV: readonly ConsoleNavItem[] = [
   { key: 'appeals', path: '/appeals', label: 'Appeals', roles: ['editor', 'admin'] },
   { key: 'account', path: '', label: 'Account', roles: ['admin', 'editor', 'partner'] },
   { key: 'webhooks', path: '/webhooks', label: 'Webhooks', roles: ['partner', 'admin'] },

@@ -75,7 +75,7 @@ function filtersOf(w: Webhook): SafeHtml {
 }
 
 /** Enabled or disabled and why, and how deliveries have gone lately. */
-export function healthOf(w: Webhook): string {
+function healthOf(w: Webhook): string {
   if (w.status === 'disabled') {
     const when = dateTime(w.disabledAt)
     return w.disabledReason === 'gone'

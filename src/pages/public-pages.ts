@@ -39,7 +39,7 @@ type Params = Record<string, string | undefined>
  * base path; empty values dropped. Links carry the page's language, so a
  * page's bytes depend on its language alone, not on how it was chosen.
  */
-export function pageHref(site: Site, path: string, params: Params = {}, locale: string | null = site.locale): string {
+function pageHref(site: Site, path: string, params: Params = {}, locale: string | null = site.locale): string {
   const query = new URLSearchParams()
   for (const [key, value] of Object.entries(params)) if (value) query.set(key, value)
   if (locale) query.set('lang', locale)
@@ -124,7 +124,7 @@ ${LOCALES.map((lang) => html`<li><a href="${here(lang)}" hreflang="${lang}" lang
 // ---- Pieces shared by the pages -----------------------------------------------
 
 /** Days from `today` to `deadline` (both YYYY-MM-DD, UTC calendar days). */
-export function daysLeft(today: string, deadline: string): number {
+function daysLeft(today: string, deadline: string): number {
   return Math.round((Date.parse(`${deadline}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / 86_400_000)
 }
 
@@ -202,7 +202,7 @@ ${languageOptions(LOCALES, locale)}
  * first), then appeals without a deadline (newest first), then those whose
  * deadline has passed (most recent first).
  */
-export function byNearestDeadline(today: string, appeals: readonly Appeal[]): Appeal[] {
+function byNearestDeadline(today: string, appeals: readonly Appeal[]): Appeal[] {
   const rank = (a: Appeal) => (a.actionDeadline === null ? 1 : a.actionDeadline >= today ? 0 : 2)
   return [...appeals].sort((a, b) => {
     const ra = rank(a)
@@ -215,7 +215,7 @@ export function byNearestDeadline(today: string, appeals: readonly Appeal[]): Ap
 }
 
 /** How many open appeals the home page lists; the index has them all. */
-export const HOME_LIMIT = 20
+const HOME_LIMIT = 20
 
 export function homePage(site: Site, open: readonly Appeal[]): string {
   const { locale } = site
@@ -367,7 +367,7 @@ const primaryOf = (tag: string) => tag.split('-')[0]!.toLowerCase()
  * original language (the one the editor wrote it in); otherwise a greeting
  * from the catalogue.
  */
-export function readyLetter(appeal: Appeal, target: Appeal['targets'][number], pageLocale: Locale): Letter {
+function readyLetter(appeal: Appeal, target: Appeal['targets'][number], pageLocale: Locale): Letter {
   const hasVersion = (tag: string) => primaryOf(pickContent(appeal, tag).language) === primaryOf(tag)
   const preferred = target.preferredLanguage && hasVersion(target.preferredLanguage) ? catalogueFor(target.preferredLanguage) : null
   const original = catalogueFor(appeal.language)

@@ -38,7 +38,7 @@ function themeWords(locale: Locale, themes: readonly string[], offered: Readonly
   return words
 }
 
-export function filtersSummary(locale: Locale, s: Pick<Subscription, 'countries' | 'themes' | 'minUrgency'>, offered: ReadonlySet<string>): string {
+function filtersSummary(locale: Locale, s: Pick<Subscription, 'countries' | 'themes' | 'minUrgency'>, offered: ReadonlySet<string>): string {
   const countries = s.countries.length > 0 ? formatList(locale, countryNames(locale, s.countries)) : t(locale, 'filters.allCountries')
   const themes = s.themes.length > 0 ? formatList(locale, themeWords(locale, s.themes, offered)) : t(locale, 'filters.allThemes')
   return t(locale, 'filters.summary', { countries, themes, urgency: t(locale, `urgency.${s.minUrgency}`) })

@@ -32,7 +32,7 @@ export function createRegistry(): Registry {
 }
 
 /** How often the Postgres-backed gauges are recounted (per API process). */
-export const GAUGE_REFRESH_MS = 60_000
+const GAUGE_REFRESH_MS = 60_000
 
 interface MetricValue { value: number; labels?: Record<string, string>; metricName?: string }
 

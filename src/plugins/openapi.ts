@@ -16,7 +16,7 @@ import { EVENT_BODY_SCHEMAS, EVENT_ID_PATTERN, type EventType } from '../schemas
 type Json = Record<string, unknown>
 
 /** Replaces every titled schema (in paths and webhooks) by a `$ref` to one component of that name. */
-export function hoistNamedSchemas(document: Json): Json {
+function hoistNamedSchemas(document: Json): Json {
   const components = ((document.components ??= {}) as Json)
   const schemas = ((components.schemas ??= {}) as Json)
   const seen = new Map<string, string>()
@@ -62,7 +62,7 @@ const problemContent = { 'application/problem+json': { schema: { $ref: PROBLEM_R
 const header = (name: string) => ({ $ref: `#/components/headers/${name}` })
 
 /** The response headers, described once and referenced by every response that sends them. */
-export const RESPONSE_HEADERS: Record<string, Json> = {
+const RESPONSE_HEADERS: Record<string, Json> = {
   ETag: {
     description: 'The version of the resource returned, `"<version>"`. Send it back in `If-Match` to change the resource only if nobody else has meanwhile.',
     schema: { type: 'string', examples: ['"3"'] },
@@ -99,7 +99,7 @@ interface RouteFacts {
 const FACTS = 'x-ua-route'
 
 /** @fastify/swagger's per-route hook: notes the route settings that decide headers. */
-export function noteRouteFacts({ schema, url, route }: { schema: unknown; url: string; route: RouteOptions }): { schema?: Json; url: string } {
+function noteRouteFacts({ schema, url, route }: { schema: unknown; url: string; route: RouteOptions }): { schema?: Json; url: string } {
   if (schema === undefined || schema === null) return { url }
   const rateLimit = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit
   const facts: RouteFacts = {
@@ -132,7 +132,7 @@ const acceptsEmptyObject = (schema: Json | undefined) =>
  *   rate-limit headers and a 429 on routes that a rate limit counts;
  * - `requestBody.required: false` where an empty body is the same as `{}`.
  */
-export function describeOperations(document: Json): Json {
+function describeOperations(document: Json): Json {
   const paths = (document.paths ?? {}) as Record<string, Json>
   ;((document.components ??= {}) as Json).headers = RESPONSE_HEADERS
   for (const [path, item] of Object.entries(paths)) {
@@ -200,7 +200,7 @@ const camel = (type: string) => type.replace(/[.-](\w)/g, (_m, c: string) => c.t
  * The requests this service makes to partners (contract §5): one POST per
  * event type, its body typed, signed as Standard Webhooks says.
  */
-export function webhookOperations(): Json {
+function webhookOperations(): Json {
   const parameters = [
     {
       name: 'webhook-id', in: 'header', required: true,
@@ -236,7 +236,7 @@ export function webhookOperations(): Json {
   }]))
 }
 
-export const TAGS = [
+const TAGS = [
   { name: 'appeals', description: 'Drafting, publishing, following up and closing urgent appeals (staff)' },
   { name: 'events', description: 'The event log: the polling fallback for webhooks' },
   { name: 'administration', description: 'Organisations, API keys and the audit log (admin)' },
@@ -247,7 +247,7 @@ export const TAGS = [
 ]
 
 /** The finished document from @fastify/swagger's: webhooks added, named schemas hoisted, operations described. */
-export function finishDocument(document: Json): Json {
+function finishDocument(document: Json): Json {
   return describeOperations(hoistNamedSchemas({ ...document, webhooks: webhookOperations() }))
 }
 

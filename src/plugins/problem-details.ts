@@ -162,7 +162,7 @@ export const problemDetails = fp(async (app: FastifyInstance) => {
 }, { name: 'problem-details' })
 
 /** Connection-level failures of Postgres: an outage, not a bug. */
-export function isDatabaseUnavailable(error: unknown): boolean {
+function isDatabaseUnavailable(error: unknown): boolean {
   const e = error as { code?: string; message?: string }
   return ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03', '08006', '08001', '08003'].includes(e.code ?? '')
     || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '')

@@ -17,7 +17,7 @@ import fp from 'fastify-plugin'
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 
 /** The routes a listed origin may call, as declared (prefix included), with their methods. */
-export const CORS_ROUTES: Readonly<Record<string, readonly string[]>> = {
+const CORS_ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/v1/subscriptions': ['POST'],
   '/v1/appeals': ['GET', 'HEAD'],
   '/v1/appeals/:id': ['GET', 'HEAD'],

@@ -22,7 +22,7 @@ export interface AppealRow extends Appeal {
  * a person's display name (null when they gave none: their address is not
  * a name to show). Every place that names who acted resolves it here.
  */
-export const actorName = (ref: string) =>
+const actorName = (ref: string) =>
   `CASE WHEN ${ref} LIKE 'key:%' THEN (SELECT k.name FROM api_keys k WHERE k.id = substr(${ref}, 5)::uuid)
         WHEN ${ref} LIKE 'person:%' THEN (SELECT nullif(p.display_name, '') FROM people p WHERE p.id = substr(${ref}, 8)::uuid) END`
 

@@ -49,7 +49,7 @@ declare module 'fastify' {
   }
 }
 
-export const SESSION_COOKIE = 'ua_console'
+const SESSION_COOKIE = 'ua_console'
 
 /** What a console area's routes get besides their own dependencies. */
 export interface ConsoleAreaContext {

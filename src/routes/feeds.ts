@@ -17,7 +17,7 @@ import { sendPublicRead } from './public-read.js'
  * from our in-process cache): a withdrawn appeal must leave every copy of
  * a feed at once, not when a max-age runs out.
  */
-export const FEED_CACHE_CONTROL = 'public, no-cache'
+const FEED_CACHE_CONTROL = 'public, no-cache'
 
 /**
  * The /appeals page's filters, plus `lang`. Other parameters (a reader's

@@ -29,7 +29,7 @@ export interface PublicReadOptions {
 const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** A strong validator of exact bytes: 128 bits of SHA-256, quoted. */
-export const contentEtag = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`
+const contentEtag = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`
 
 function notModified(request: FastifyRequest, r: Representation & { etag: string }): boolean {
   const inm = request.headers['if-none-match']

@@ -17,10 +17,10 @@ const PUBLIC_STATUSES = ['published'] as const
 /** An organisation may report on what is or was public: actions often arrive after the appeal closed. */
 const REPORTABLE_STATUSES = ['published', 'closed'] as const
 
-export const appealWithdrawn = () =>
+const appealWithdrawn = () =>
   new AppError(410, 'appeal-withdrawn', 'Appeal withdrawn', 'This appeal has been withdrawn.')
 
-export const appealClosed = () =>
+const appealClosed = () =>
   new AppError(409, 'appeal-closed', 'Appeal closed', 'This appeal is closed: the call to act is over.')
 
 export class ActionService {

@@ -26,7 +26,7 @@ import type {
 } from '../schemas/appeal.js'
 
 /** Changes to these fields of a published appeal are news for partners and supporters. */
-export const MATERIAL_FIELDS = [
+const MATERIAL_FIELDS = [
   'title', 'summary', 'body', 'urgency', 'countries', 'subdivisions', 'themes', 'peopleAtRisk', 'targets', 'asks',
   'actionDeadline',
 ] as const
@@ -50,7 +50,7 @@ export function toApi(row: AppealRow): Appeal {
 }
 
 /** The representation for the owning organisation's staff (and admins): `sensitive` and `approval` too. */
-export function toStaff(row: AppealRow): StaffAppeal {
+function toStaff(row: AppealRow): StaffAppeal {
   const { sensitive, approval } = row
   return { ...toApi(row), sensitive, approval }
 }
@@ -60,7 +60,7 @@ const ownsIt = (visibility: Visibility, row: AppealRow) =>
   visibility.kind === 'all' || (visibility.kind === 'organisation' && visibility.organisationId === row.organisationId)
 
 /** A girl, a boy or a minor counted: the appeal is sensitive, whatever anyone says. */
-export const countsChildren = (p: PeopleAtRisk | undefined) => ((p?.girls ?? 0) + (p?.boys ?? 0) + (p?.minors ?? 0)) > 0
+const countsChildren = (p: PeopleAtRisk | undefined) => ((p?.girls ?? 0) + (p?.boys ?? 0) + (p?.minors ?? 0)) > 0
 
 /** Whether publishing needs a second person's approval under `policy`. */
 export const needsApproval = (policy: ApprovalPolicy, sensitive: boolean) =>

@@ -27,9 +27,9 @@ import * as sessions from '../repositories/console-sessions.js'
 import { recordAudit } from '../repositories/audit-log.js'
 
 /** A session ends after this long without a request (contract §9). */
-export const SESSION_IDLE_SECONDS = 30 * 60
+const SESSION_IDLE_SECONDS = 30 * 60
 /** …and this long after sign-in whatever happens: a working day, then a passkey again. */
-export const SESSION_MAX_SECONDS = 12 * 3600
+const SESSION_MAX_SECONDS = 12 * 3600
 const CHALLENGE_TTL_SECONDS = 5 * 60
 const RP_NAME = 'Urgent Appeals'
 const NAME_MAX = 60

@@ -8,7 +8,7 @@ import type { EventType } from '../schemas/event.js'
 export { EVENT_TYPES, type EventType } from '../schemas/event.js'
 
 
-export const newEventId = () => `msg_${ulid()}`
+const newEventId = () => `msg_${ulid()}`
 
 export async function appendEvent(
   tx: Queryable, type: EventType, data: Record<string, unknown>,

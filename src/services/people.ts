@@ -14,9 +14,9 @@ import { recordAudit } from '../repositories/audit-log.js'
 import { checkRoleFitsOrganisation } from './administration.js'
 
 /** An enrolment link from `create-user` or an invitation: a day to open it. */
-export const ENROLMENT_TTL_SECONDS = 24 * 3600
+const ENROLMENT_TTL_SECONDS = 24 * 3600
 /** A link sent again: a quarter of an hour (contract §9), as whoever asked for it is at hand. */
-export const RESENT_ENROLMENT_TTL_SECONDS = 15 * 60
+const RESENT_ENROLMENT_TTL_SECONDS = 15 * 60
 
 const EMAIL = /^[^\s@<>()[\],;:"]+@[^\s@<>()[\],;:"]+$/
 

@@ -18,7 +18,7 @@
 import type { Logger } from '../logger.js'
 import { PgListener } from '../db/listener.js'
 
-export const APPEALS_CHANGED_CHANNEL = 'ua_appeals_changed'
+const APPEALS_CHANGED_CHANNEL = 'ua_appeals_changed'
 
 export interface CachedRead {
   body: string

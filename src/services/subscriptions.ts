@@ -65,7 +65,7 @@ function toSubscriber(row: SubscriptionRow): Subscriber {
 const uniqueSorted = (values: string[] | undefined) => [...new Set(values ?? [])].sort()
 
 /** Checks what the schema cannot (real codes, a known language) and normalises filters. */
-export function checkPreferences(p: PatchSubscription, base = ''): { value: PatchSubscription; errors: FieldError[] } {
+function checkPreferences(p: PatchSubscription, base = ''): { value: PatchSubscription; errors: FieldError[] } {
   const errors: FieldError[] = []
   const value: PatchSubscription = {}
   if (p.language !== undefined) {
