@@ -1,6 +1,12 @@
 // Owns the code lists that validate appeal and subscription filters:
 // ISO 3166-1 alpha-2 countries (plus XK, Kosovo, as used by the UN and EU),
-// ISO 3166-2 subdivision shape, and BCP 47 language tags known to ICU.
+// ISO 3166-2 subdivision shape, and BCP 47 language tags known to ICU; and
+// the UUID shape of ids in page URLs (checked before any query).
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** An id as the pages' URLs carry it: a UUID, any case. */
+export const isUuid = (id: string) => UUID.test(id)
 
 export const COUNTRY_CODES: ReadonlySet<string> = new Set([
   'AD', 'AE', 'AF', 'AG', 'AI', 'AL', 'AM', 'AO', 'AQ', 'AR', 'AS', 'AT', 'AU', 'AW', 'AX', 'AZ', 'BA', 'BB', 'BD', 'BE',

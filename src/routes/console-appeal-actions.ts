@@ -22,6 +22,7 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
+import { isUuid } from '../lib/codes.js'
 import type { Pool } from '../db/pool.js'
 import type { Actor } from '../auth/api-keys.js'
 import { AppError, notFound, type FieldError } from '../errors.js'
@@ -52,7 +53,6 @@ export interface ConsoleAppealActionsOptions {
 const HTML = 'text/html; charset=utf-8'
 // A follow-up of 20 000 characters, percent-encoded.
 const FORM_BODY_LIMIT = 128 * 1024
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const ACTIONS: readonly LifecycleAction[] = ['approve', 'publish', 'follow-up', 'close', 'withdraw']
 /** A stream is ended after this long (the page's EventSource reconnects if the fan-out is still running). */
 const STREAM_LIFETIME_MS = 10 * 60_000
@@ -90,12 +90,20 @@ export function consoleAppealActions(opts: ConsoleAppealActionsOptions): { area:
     const checkFollowUp = compileValidator(FollowUpSchema, 'body')
     const checkClose = compileValidator(CloseAppealSchema, 'body')
     const checkWithdraw = compileValidator(WithdrawAppealSchema, 'body')
+    /**
+     * The counts, and whether the fan-out is over. Settled first, then the
+     * counts: read the other way round, counts taken before the fan-out froze
+     * its rows (nothing pending yet) could be paired with a fan-out found
+     * settled a moment later — "done" at 0 of 0.
+     */
+    const snapshotOf = async (actor: Actor, appealId: string): Promise<ProgressSnapshot> => {
+      const settled = await audience.fanOutSettled(appealId)
+      const progress = await appeals.deliveryProgress(actor, appealId)
+      return { progress, done: settled && progress.pending === 0 }
+    }
     const hub = new ProgressHub<Actor>({
       intervalMs: opts.progressIntervalMs ?? 1000,
-      async sample(appealId, actor): Promise<ProgressSnapshot> {
-        const progress = await appeals.deliveryProgress(actor, appealId)
-        return { progress, done: progress.pending === 0 && await audience.fanOutSettled(appealId) }
-      },
+      sample: (appealId, actor) => snapshotOf(actor, appealId),
       onError: (error) => app.log.warn({ err: error }, 'delivery progress sample failed'),
     })
     // Open streams end before the server waits for its connections.
@@ -112,7 +120,7 @@ export function consoleAppealActions(opts: ConsoleAppealActionsOptions): { area:
 
     /** The appeal as its own organisation's staff read it; anyone else's is not found here. */
     const load = async (actor: Actor, id: string): Promise<AppealRead> => {
-      if (!UUID.test(id)) throw notFound('This appeal')
+      if (!isUuid(id)) throw notFound('This appeal')
       const appeal = await appeals.get(actor, id)
       if (!ownAppeal(appeal)) throw notFound('This appeal')
       return appeal
@@ -240,8 +248,7 @@ export function consoleAppealActions(opts: ConsoleAppealActionsOptions): { area:
     app.get('/console/appeals/:id/progress', editorOnly, async (request, reply) => {
       const actor = actorOf(request)
       const appeal = await load(actor, idOf(request))
-      const progress = await appeals.deliveryProgress(actor, appeal.id)
-      const done = progress.pending === 0 && await audience.fanOutSettled(appeal.id)
+      const { progress, done } = await snapshotOf(actor, appeal.id)
       const key = (request.query as { done?: string }).done
       const notice = key && key in DONE_NOTICES ? DONE_NOTICES[key as keyof typeof DONE_NOTICES] : undefined
       return page(reply, progressPage(site, {

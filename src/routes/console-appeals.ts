@@ -20,7 +20,7 @@ import type { Pool } from '../db/pool.js'
 import type { Actor } from '../auth/api-keys.js'
 import { AppError, notFound, type FieldError } from '../errors.js'
 import { compileValidator } from '../plugins/problem-details.js'
-import { canonicalLanguage } from '../lib/codes.js'
+import { canonicalLanguage, isUuid } from '../lib/codes.js'
 import { CreateAppealSchema, ListAppealsQuery, PatchAppealSchema, TranslationInputSchema, type AppealRead } from '../schemas/appeal.js'
 import { AppealService, etagOf } from '../services/appeals.js'
 import { knownThemes } from '../repositories/subscriptions.js'
@@ -48,7 +48,6 @@ export interface ConsoleAppealsOptions {
 const HTML = 'text/html; charset=utf-8'
 // A body of 20 000 characters, percent-encoded, with everything else an appeal holds.
 const FORM_BODY_LIMIT = 256 * 1024
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** What a page confirms after a save (from `?done=`): fixed wording only. */
 const DONE = {
@@ -87,7 +86,7 @@ export function consoleAppeals(opts: ConsoleAppealsOptions): ConsoleArea {
 
     /** The appeal as its own organisation's staff read it; anyone else's is not found here. */
     const load = async (actor: Actor, id: string): Promise<AppealRead> => {
-      if (!UUID.test(id)) throw notFound('This appeal')
+      if (!isUuid(id)) throw notFound('This appeal')
       const appeal = await appeals.get(actor, id)
       if (!ownAppeal(appeal)) throw notFound('This appeal')
       return appeal

@@ -20,6 +20,7 @@
 // so it carries no CSRF token; our CSP (`form-action 'self'`) governs our
 // own pages only.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isUuid } from '../lib/codes.js'
 import { Ajv } from 'ajv'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
@@ -57,7 +58,6 @@ const FORM_BODY_LIMIT = 64 * 1024
 /** Pages of published appeals the home page reads to sort by deadline (100 each). */
 const HOME_PAGES = 10
 const INDEX_PAGE_SIZE = 20
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 type Query = Record<string, string | string[] | undefined>
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value)
@@ -227,7 +227,7 @@ export async function publicPageRoutes(app: FastifyInstance, opts: PublicPagesOp
         ? uncached(reply, locale, 410, gonePage(site, path))
         : uncached(reply, locale, 404, notFoundPage(site, path))
     }
-    if (!UUID.test(id)) return uncached(reply, locale, 404, notFoundPage(site, path))
+    if (!isUuid(id)) return uncached(reply, locale, 404, notFoundPage(site, path))
 
     if (first(query.acted) === '1') {
       // Back from "I took action": the thanks and the count, never stored.
