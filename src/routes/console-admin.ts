@@ -28,6 +28,7 @@ import {
   apiKeysPage, auditPage, revokeKeyPage, supportersPage, type ApiKeysData, type AuditFilterForm, type KeyForm, type OrganisationChoice,
 } from '../pages/console-admin.js'
 import type { ConsoleArea } from './console.js'
+import { formValue } from './forms.js'
 
 const HTML = 'text/html; charset=utf-8'
 /** A page of keys or audit entries. */
@@ -37,8 +38,6 @@ const ORGANISATIONS_LISTED = 100
 
 const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false })
 
-type Form = Record<string, string[] | undefined>
-const field = (body: unknown, name: string): string => ((body as Form | undefined)?.[name]?.[0] ?? '')
 const queryText = (query: unknown, name: string): string => {
   const value = (query as Record<string, unknown> | undefined)?.[name]
   return typeof value === 'string' ? value.trim() : ''
@@ -95,7 +94,7 @@ export function consoleAdministration(deps: { config: Readonly<Config>; pool: Po
     })
 
     signed.post('/console/api-keys', adminOnly, async (request, reply) => {
-      const form: KeyForm = { organisationId: field(request.body, 'organisationId'), role: field(request.body, 'role'), name: field(request.body, 'name').trim() }
+      const form: KeyForm = { organisationId: formValue(request.body, 'organisationId'), role: formValue(request.body, 'role'), name: formValue(request.body, 'name').trim() }
       const refuse = (error: string) => keysPage(request, reply, { form: { ...form, error } }, 400)
       // The checks of CreateApiKeySchema, said at the form.
       if (form.name.length < 1 || form.name.length > 200) return refuse('Give the key a name (at most 200 characters).')

@@ -22,7 +22,6 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
-import { isUuid } from '../lib/codes.js'
 import type { Pool } from '../db/pool.js'
 import type { Actor } from '../auth/api-keys.js'
 import { AppError, notFound, type FieldError } from '../errors.js'
@@ -34,14 +33,15 @@ import { ProgressHub, type ProgressSnapshot } from '../services/progress-hub.js'
 import { renderAlert, type AlertEvent } from '../email/alert-message.js'
 import { parseMailFrom } from '../email/mime.js'
 import type { ConsoleSite } from '../pages/console-frame.js'
-import { ownAppeal, type ActionsPanel } from '../pages/console-appeals.js'
+import type { ActionsPanel } from '../pages/console-appeals.js'
+import { loadOwnAppeal } from './console-appeals.js'
 import {
   actionsPanel, confirmPage, OUTCOME_CODES, previewPage, progressPage, refusalPage,
   type ConfirmValues, type LifecycleAction, type RefusalKind,
 } from '../pages/console-appeal-actions.js'
 import { PROGRESS_SCRIPT, PROGRESS_SCRIPT_PATH } from '../pages/console-progress-script.js'
 import type { ConsoleArea } from './console.js'
-import { parseForm } from './subscriptions.js'
+import { acceptForms, formValue, type PostedForm } from './forms.js'
 
 export interface ConsoleAppealActionsOptions {
   config: Readonly<Config>
@@ -64,8 +64,6 @@ const KEEP_ALIVE_MS = 15_000
  */
 const PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox"
 
-type PostedForm = Record<string, string[] | undefined>
-const one = (form: PostedForm, name: string) => form[name]?.[0] ?? ''
 
 const DONE_NOTICES = {
   published: 'The appeal is published. Its alerts are on their way.',
@@ -109,22 +107,14 @@ export function consoleAppealActions(opts: ConsoleAppealActionsOptions): { area:
     // Open streams end before the server waits for its connections.
     app.addHook('preClose', async () => hub.close())
 
-    app.removeContentTypeParser('application/x-www-form-urlencoded')
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
-      (_request, body, done) => done(null, parseForm(body as string)))
+    acceptForms(app, FORM_BODY_LIMIT, { replace: true })
 
     const editorOnly = { preHandler: app.requireRole('editor') }
     const actorOf = (request: FastifyRequest): Actor => request.actor!
     const page = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type(HTML).send(body)
     const idOf = (request: FastifyRequest) => (request.params as { id: string }).id
 
-    /** The appeal as its own organisation's staff read it; anyone else's is not found here. */
-    const load = async (actor: Actor, id: string): Promise<AppealRead> => {
-      if (!isUuid(id)) throw notFound('This appeal')
-      const appeal = await appeals.get(actor, id)
-      if (!ownAppeal(appeal)) throw notFound('This appeal')
-      return appeal
-    }
+    const load = (actor: Actor, id: string) => loadOwnAppeal(appeals, actor, id)
 
     app.get(PROGRESS_SCRIPT_PATH, async (_request, reply) =>
       reply.header('cache-control', 'public, max-age=31536000, immutable').type('text/javascript; charset=utf-8').send(PROGRESS_SCRIPT))
@@ -155,14 +145,14 @@ export function consoleAppealActions(opts: ConsoleAppealActionsOptions): { area:
         const actor = actorOf(request)
         const id = idOf(request)
         const form = request.body as PostedForm
-        const shown = Number(one(form, '_version'))
+        const shown = Number(formValue(form, '_version'))
         if (!Number.isSafeInteger(shown) || shown < 1) {
           throw new AppError(400, 'validation-error', 'This form is incomplete', 'The form did not say which version it was showing. Reload the appeal and try again.')
         }
         const appeal = await load(actor, id)
         const values: ConfirmValues = {
-          body: one(form, 'body').replace(/\r\n/g, '\n'), code: one(form, 'code'), note: one(form, 'note').replace(/\r\n/g, '\n').trim(),
-          reason: one(form, 'reason').replace(/\r\n/g, '\n').trim(),
+          body: formValue(form, 'body').replace(/\r\n/g, '\n'), code: formValue(form, 'code'), note: formValue(form, 'note').replace(/\r\n/g, '\n').trim(),
+          reason: formValue(form, 'reason').replace(/\r\n/g, '\n').trim(),
         }
         // Approving names the version itself (If-Match, checked by the service); the others are checked here.
         if (action !== 'approve' && shown !== appeal.version) return refuse(request, reply, 'changed', shown, '', 412)

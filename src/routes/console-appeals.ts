@@ -36,7 +36,7 @@ import {
   type ActionsPanel, type ListFilters, type TranslationValues,
 } from '../pages/console-appeals.js'
 import type { ConsoleArea } from './console.js'
-import { parseForm } from './subscriptions.js'
+import { acceptForms, formValue } from './forms.js'
 
 export interface ConsoleAppealsOptions {
   config: Readonly<Config>
@@ -57,10 +57,17 @@ const DONE = {
   translated: 'The translation is saved.',
 } as const
 
-const one = (form: PostedForm, name: string) => form[name]?.[0] ?? ''
 const doneNotice = (request: FastifyRequest) => {
   const done = (request.query as { done?: string }).done
   return done && done in DONE ? DONE[done as keyof typeof DONE] : undefined
+}
+
+/** The appeal as its own organisation's staff read it; anyone else's (or a malformed id) is not found in the console. */
+export async function loadOwnAppeal(appeals: AppealService, actor: Actor, id: string): Promise<AppealRead> {
+  if (!isUuid(id)) throw notFound('This appeal')
+  const appeal = await appeals.get(actor, id)
+  if (!ownAppeal(appeal)) throw notFound('This appeal')
+  return appeal
 }
 
 export function consoleAppeals(opts: ConsoleAppealsOptions): ConsoleArea {
@@ -75,22 +82,14 @@ export function consoleAppeals(opts: ConsoleAppealsOptions): ConsoleArea {
     const base = `${site.basePath}/console/appeals`
 
     // An appeal form is bigger than the sign-in forms the console parses by default.
-    app.removeContentTypeParser('application/x-www-form-urlencoded')
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
-      (_request, body, done) => done(null, parseForm(body as string)))
+    acceptForms(app, FORM_BODY_LIMIT, { replace: true })
 
     const editorOnly = { preHandler: app.requireRole('editor') }
     const actorOf = (request: FastifyRequest): Actor => request.actor!
     const page = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type(HTML).send(body)
     const themes = async () => offeredThemes(await knownThemes(pool))
 
-    /** The appeal as its own organisation's staff read it; anyone else's is not found here. */
-    const load = async (actor: Actor, id: string): Promise<AppealRead> => {
-      if (!isUuid(id)) throw notFound('This appeal')
-      const appeal = await appeals.get(actor, id)
-      if (!ownAppeal(appeal)) throw notFound('This appeal')
-      return appeal
-    }
+    const load = (actor: Actor, id: string) => loadOwnAppeal(appeals, actor, id)
     const editable = (a: AppealRead) => a.status === 'draft' || a.status === 'published'
 
     const editorFor = async (viewer: Viewer, a: AppealRead, o: Partial<EditorData> & { values?: AppealFormValues; base?: Fingerprints } = {}): Promise<EditorData | null> => {
@@ -152,7 +151,7 @@ export function consoleAppeals(opts: ConsoleAppealsOptions): ConsoleArea {
 
     app.post('/console/appeals/new', editorOnly, async (request, reply) => {
       const form = request.body as PostedForm
-      const action = one(form, '_action') || 'save'
+      const action = formValue(form, '_action') || 'save'
       const values = valuesFromForm(form)
       if (action !== 'save') return page(reply, newAppealPage(site, await newEditor(request, values, { preview: action === 'preview' })))
       const input = createInput(values)
@@ -176,10 +175,10 @@ export function consoleAppeals(opts: ConsoleAppealsOptions): ConsoleArea {
       const actor = actorOf(request)
       const id = (request.params as { id: string }).id
       const form = request.body as PostedForm
-      const action = one(form, '_action') || 'save'
+      const action = formValue(form, '_action') || 'save'
       const values = valuesFromForm(form)
-      const version = Number(one(form, '_version'))
-      const loaded = decodeFingerprints(one(form, '_base'))
+      const version = Number(formValue(form, '_version'))
+      const loaded = decodeFingerprints(formValue(form, '_base'))
       const appeal = await load(actor, id)
       if (!editable(appeal)) return showAppeal(request, reply, appeal, { status: 409, notice: `A ${appeal.status} appeal can no longer be edited: nothing was saved.` })
       if (!loaded || !Number.isSafeInteger(version) || version < 1) {
@@ -250,9 +249,9 @@ export function consoleAppeals(opts: ConsoleAppealsOptions): ConsoleArea {
     app.post('/console/appeals/:id/translations/:language', editorOnly, async (request, reply) => {
       const { appeal, language } = await translationTarget(request)
       const form = request.body as PostedForm
-      const action = one(form, '_action') || 'save'
+      const action = formValue(form, '_action') || 'save'
       const values: TranslationValues = {
-        title: one(form, 'title').trim(), summary: one(form, 'summary').trim(), body: one(form, 'body').replace(/\r\n/g, '\n'),
+        title: formValue(form, 'title').trim(), summary: formValue(form, 'summary').trim(), body: formValue(form, 'body').replace(/\r\n/g, '\n'),
         asks: (form.asks ?? []).map((a) => a.replace(/\r\n/g, '\n').trim()).filter((a) => a !== ''),
       }
       const exists = appeal.translations.some((t) => t.language === language)

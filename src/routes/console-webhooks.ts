@@ -30,6 +30,7 @@ import {
 } from '../schemas/webhook.js'
 import { etagOf, type WebhookService } from '../services/webhooks.js'
 import type { ConsoleArea } from './console.js'
+import { formValue, type PostedForm } from './forms.js'
 import {
   deletePage, deliveriesPage, endpointFormPage, endpointPage, endpointsPage, noticeFor, secretPage,
   type EndpointValues, type FieldProblems, type RecoverValues,
@@ -37,9 +38,8 @@ import {
 
 const HTML = 'text/html; charset=utf-8'
 
-type Form = Record<string, string[] | undefined>
-const one = (body: unknown, name: string): string => ((body as Form | undefined)?.[name]?.[0] ?? '').trim()
-const all = (body: unknown, name: string): string[] => ((body as Form | undefined)?.[name] ?? []).map((v) => v.trim()).filter(Boolean)
+const one = (body: unknown, name: string): string => formValue(body, name).trim()
+const all = (body: unknown, name: string): string[] => ((body as PostedForm | undefined)?.[name] ?? []).map((v) => v.trim()).filter(Boolean)
 /** "CN, KP" or "CN KP" → ['CN', 'KP']. */
 const words = (text: string) => text.split(/[\s,]+/).filter(Boolean)
 

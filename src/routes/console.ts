@@ -40,7 +40,7 @@ import {
 } from '../pages/console-pages.js'
 import type { ConsoleSite, Viewer } from '../pages/console-frame.js'
 import { PASSKEY_SCRIPT, PASSKEY_SCRIPT_PATH, WEBAUTHN_SCRIPT, WEBAUTHN_SCRIPT_PATH } from '../pages/console-script.js'
-import { parseForm } from './subscriptions.js'
+import { acceptForms, formValue } from './forms.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -79,8 +79,6 @@ const HTML = 'text/html; charset=utf-8'
 const FORM_BODY_LIMIT = 16 * 1024
 const JSON_BODY_LIMIT = 64 * 1024
 
-type Form = Record<string, string[] | undefined>
-const field = (body: unknown, name: string): string => ((body as Form | undefined)?.[name]?.[0] ?? '')
 
 const wantsJson = (request: FastifyRequest) => /application\/(problem\+)?json/.test(request.headers.accept ?? '')
 
@@ -108,8 +106,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
   // Registered here, not for the whole app: no other route reads cookies.
   await app.register(cookie)
   app.decorateRequest('consoleSession', null)
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
-    (_request, body, done) => done(null, parseForm(body as string)))
+  acceptForms(app, FORM_BODY_LIMIT)
   app.addHook('onRoute', (route) => {
     // Never a Bearer key here (the person is the actor), and not in the API's OpenAPI document.
     route.config = { ...route.config, apiKey: false }
@@ -191,7 +188,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
     signed.addHook('preHandler', async (request) => {
       if (request.method === 'GET' || request.method === 'HEAD') return
       const header = request.headers['x-csrf-token']
-      const token = typeof header === 'string' && header !== '' ? header : field(request.body, '_csrf')
+      const token = typeof header === 'string' && header !== '' ? header : formValue(request.body, '_csrf')
       if (!token || !sameSecret(token, request.consoleSession!.csrfToken)) {
         throw csrfRefused('This form has expired or did not come from the console; reload the page and try again.')
       }
@@ -247,10 +244,10 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
       return landing(request, reply, linkNotice({ email: enrolment.person.email, url: enrolment.url, expiresAt: enrolment.expiresAt, mailed, invited }), invited ? 201 : 200)
     }
     signed.post('/console/people', adminOnly, async (request, reply) => {
-      const role = field(request.body, 'role')
+      const role = formValue(request.body, 'role')
       if (!ROLES.includes(role as Role)) throw new AppError(400, 'validation-error', 'Your request is not valid', 'Choose a role: admin, editor or partner.')
       const enrolment = await peopleService.invite(actorOf(request), {
-        email: field(request.body, 'email'), role: role as Role, displayName: field(request.body, 'displayName').slice(0, 100),
+        email: formValue(request.body, 'email'), role: role as Role, displayName: formValue(request.body, 'displayName').slice(0, 100),
       })
       return showLink(request, reply, enrolment, true)
     })

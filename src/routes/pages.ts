@@ -41,7 +41,7 @@ import { SubscribeSchema, type Subscribe } from '../schemas/subscription.js'
 import { AppealService } from '../services/appeals.js'
 import type { PublicReadCache } from '../services/public-read-cache.js'
 import type { SubscriptionService } from '../services/subscriptions.js'
-import { parseForm } from './subscriptions.js'
+import { acceptForms } from './forms.js'
 import { sendPublicRead } from './public-read.js'
 
 export interface PublicPagesOptions {
@@ -111,8 +111,7 @@ export async function publicPageRoutes(app: FastifyInstance, opts: PublicPagesOp
   const checkSubscribe = ajv.compile(SubscribeSchema)
 
   // A browser's form post; the fields arrive as lists (`countries=CN&countries=KP`).
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
-    (_request, body, done) => done(null, parseForm(body as string)))
+  acceptForms(app, FORM_BODY_LIMIT)
 
   const localeOf = (request: FastifyRequest): Locale =>
     ourLocale(first((request.query as Query).lang)) ?? negotiateLocale(request.headers['accept-language'])

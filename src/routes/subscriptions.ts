@@ -20,6 +20,7 @@ import {
 import { LinkError, SubscriptionService, toSupporterView } from '../services/subscriptions.js'
 import { knownThemes } from '../repositories/subscriptions.js'
 import { localeFor, negotiateLocale, type Locale } from '../i18n/index.js'
+import { acceptForms } from './forms.js'
 import {
   cancelledPage, confirmedPage, confirmPage, erasedPage, erasePage, errorPage, offeredThemes, preferencesPage, unsubscribedPage,
   unsubscribePage, type PageOptions,
@@ -35,13 +36,6 @@ export interface SupporterRoutesOptions {
 /** Small forms only: preferences, and whatever a one-click client posts. */
 const FORM_BODY_LIMIT = 64 * 1024
 
-/** `a=1&b=2&b=3` → `{ a: ['1'], b: ['2', '3'] }`. */
-export function parseForm(body: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {}
-  for (const [key, value] of new URLSearchParams(body)) (out[key] ??= []).push(value)
-  return out
-}
-
 const wantsJson = (request: FastifyRequest) => {
   const accept = request.headers.accept ?? ''
   return /application\/(problem\+)?json/.test(accept) && !/text\/html/.test(accept)
@@ -56,8 +50,7 @@ export async function supporterRoutes(fastify: FastifyInstance, opts: SupporterR
   // `List-Unsubscribe=One-Click` url-encoded or as multipart, and some send
   // nothing or another type: the one-click route ignores its body, so any
   // type is accepted and read no further than the limit.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
-    (_request, body, done) => done(null, parseForm(body as string)))
+  acceptForms(app, FORM_BODY_LIMIT)
   app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: FORM_BODY_LIMIT },
     (_request, _body, done) => done(null, {}))
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: FORM_BODY_LIMIT }, (_request, _body, done) => done(null, {}))
