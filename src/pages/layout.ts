@@ -75,7 +75,7 @@ h3{font-size:1.1rem;margin:1.5rem 0 .5rem}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0 0}
 .actions .button{max-width:100%}
 label.stacked{display:block;font-weight:600;padding:.2rem 0}
-input[type=email],input[type=text]{font:inherit;width:100%;max-width:28rem;min-height:44px;padding:.5rem;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:4px}
+input[type=email],input[type=text],input[type=url],input[type=date],input[type=datetime-local]{font:inherit;width:100%;max-width:28rem;min-height:44px;padding:.5rem;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:4px}
 [aria-invalid=true]{border:2px solid var(--accent)!important}
 .field-error{color:var(--accent);font-weight:600;margin:.25rem 0}
 .notice.error h2{margin:.25rem 0}
