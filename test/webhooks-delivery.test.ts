@@ -36,7 +36,7 @@ tap.test('a published appeal arrives signed; one and two secrets verify; the tes
   const delivered = await eventually(async () => {
     const [d] = await deliveriesOf(ctx, endpoint.id)
     return d?.status === 'delivered' ? d : null
-  }, 5000, 'the delivery to be recorded')
+  }, 15_000, 'the delivery to be recorded')
   t.match(delivered, { eventId: received.headers['webhook-id'], eventType: 'appeal.published', attemptCount: 1, lastError: null })
   t.match(delivered.attempts[0], { trigger: 'scheduled', statusCode: 204, errorClass: null, address: '127.0.0.1', nextAttemptAt: null })
 
@@ -67,7 +67,7 @@ tap.test('a published appeal arrives signed; one and two secrets verify; the tes
   const metrics = await eventually(async () => {
     const body = (await ctx.app.inject({ method: 'GET', url: '/metrics' })).body
     return /ua_webhook_deliveries_total\{status="delivered"\} 3/.test(body) && /ua_webhook_endpoints\{state="active"\} 1/.test(body) ? body : null
-  }, 5000, 'metrics up to date')
+  }, 15_000, 'metrics up to date')
   t.match(metrics, /ua_webhook_attempt_duration_seconds_count [1-9]/)
   t.match(metrics, /ua_webhook_attempt_duration_seconds_bucket\{le="\+Inf"\} [1-9]/)
   t.match(metrics, /ua_webhook_attempts_total\{outcome="delivered"\} 3/)
@@ -99,7 +99,7 @@ tap.test('a 5xx is retried on the schedule with the same webhook-id and a new ti
   const delivery = await eventually(async () => {
     const [d] = await deliveriesOf(ctx, endpoint.id)
     return d?.status === 'delivered' ? d : null
-  }, 5000, 'delivered')
+  }, 15_000, 'delivered')
   t.equal(delivery.attemptCount, 3)
   t.same(delivery.attempts.map((a: any) => [a.statusCode, a.errorClass, a.trigger]),
     [[503, 'http', 'scheduled'], [500, 'http', 'scheduled'], [200, null, 'scheduled']])
@@ -161,7 +161,7 @@ tap.test('a hanging endpoint times out while healthy endpoints are served prompt
   const timedOut = await eventually(async () => {
     const [d] = await deliveriesOf(ctx, hanging.id)
     return d?.status === 'retrying' ? d : null
-  }, 5000, 'the timeout')
+  }, 15_000, 'the timeout')
   t.match(timedOut.attempts[0], { errorClass: 'timeout', statusCode: null, address: '127.0.0.1' })
   t.ok(timedOut.attempts[0].durationMs >= 1450 && timedOut.attempts[0].durationMs < 3000, `cut at the deadline (${timedOut.attempts[0].durationMs} ms)`)
 })
@@ -253,7 +253,7 @@ tap.test('failing for WEBHOOK_DISABLE_AFTER disables and emails the contact; ena
   const afterResend = await eventually(async () => {
     const d = (await as('GET', `/v1/webhooks/${endpoint.id}/deliveries`)).json().items.find((x: any) => x.id === first.id)
     return d.attempts.at(-1).trigger === 'manual' && d.status === 'delivered' ? d : null
-  }, 5000, 'the manual attempt recorded')
+  }, 15_000, 'the manual attempt recorded')
   t.equal(afterResend.attempts.at(-1).statusCode, 200)
 })
 
@@ -282,7 +282,7 @@ tap.test('filters: event type, country, theme and minimum urgency decide who rec
   const allDelivered = () => eventually(async () => {
     const { rows } = await ctx.pool.query(`SELECT count(*)::int AS n FROM deliveries WHERE status <> 'delivered'`)
     return rows[0].n === 0
-  }, 5000, 'all deliveries settled')
+  }, 15_000, 'all deliveries settled')
   // Delivered before the withdrawal: once it commits, what is still due of an appeal is cancelled (withdrawal.test.ts).
   await allDelivered()
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${france.id}/withdraw`, { reason: 'published in error' }), 200)
