@@ -8,7 +8,7 @@
 // of the console; the frame is console-frame.ts.
 import type { FieldError } from '../errors.js'
 import type { AppealRead, DeliveryProgress } from '../schemas/appeal.js'
-import { EMAIL_STATUSES } from '../repositories/email-deliveries.js'
+import { EMAIL_STATUSES } from '../repositories/deliveries.js'
 import { DELIVERY_STATUSES } from '../schemas/webhook.js'
 import { endonym, t } from '../i18n/index.js'
 import { html, trusted, type SafeHtml } from './html.js'

@@ -4,12 +4,8 @@
 // send-time checks take a window of ids in one statement, and outcomes are
 // written with one UPDATE … FROM unnest per chunk.
 import type { Pool, Queryable } from '../db/pool.js'
+import { EMAIL_FINAL_STATUSES, type EmailStatus } from './deliveries.js'
 import { withdrawnEventsSql } from './events.js'
-
-/** Statuses an email delivery goes through; PENDING ones still have work to do. */
-export const EMAIL_STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed', 'suppressed', 'cancelled'] as const
-export type EmailStatus = (typeof EMAIL_STATUSES)[number]
-const FINAL: readonly EmailStatus[] = ['sent', 'failed', 'suppressed', 'cancelled']
 
 export interface AudienceFilter { countries: string[]; themes: string[]; urgency: string }
 
@@ -206,7 +202,7 @@ export async function recordOutcomes(db: Queryable, outcomes: Outcome[], hardBou
           WHERE d.id = u.id)
        ${withdrawnEventsSql(6)}`,
       [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.error),
-        outcomes.map((o) => o.retryInSeconds), FINAL, watchedEvents])).rows
+        outcomes.map((o) => o.retryInSeconds), EMAIL_FINAL_STATUSES, watchedEvents])).rows
   }
   if (hardBouncedIds.length > 0) {
     await db.query(

@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox'
 import { CountryCode, Page, PageQuery, StringEnum, Text, ThemeSlug, Timestamp, Urgency, Uuid } from './common.js'
 import { EventId } from './event.js'
+import { WEBHOOK_STATUSES } from '../repositories/deliveries.js'
 
 /** The event types an endpoint can subscribe to; `webhook.test` is sent by the test action only. */
 export const SUBSCRIBABLE_EVENT_TYPES = ['appeal.published', 'appeal.updated', 'appeal.closed', 'appeal.withdrawn'] as const
@@ -76,7 +77,8 @@ export const RotateSecretSchema = Type.Object({
 }, { title: 'RotateSecret', additionalProperties: false })
 
 export const ERROR_CLASSES = ['timeout', 'connection', 'dns', 'tls', 'http', 'blocked', 'redirect'] as const
-export const DELIVERY_STATUSES = ['pending', 'sending', 'delivered', 'retrying', 'failed', 'expired', 'skipped', 'cancelled'] as const
+/** A webhook delivery's statuses: the `deliveries` table's vocabulary, declared once in repositories/deliveries.ts. */
+export const DELIVERY_STATUSES = WEBHOOK_STATUSES
 
 export const WebhookAttemptSchema = Type.Object({
   id: Type.Integer(),
