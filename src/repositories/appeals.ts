@@ -169,9 +169,7 @@ export async function insertAppeal(db: Queryable, organisationId: string, conten
 }
 
 /** Applies field changes and lifecycle columns, bumping version and updated_at. */
-export async function updateAppeal(
-  db: Queryable, id: string, fields: Record<string, unknown>, lifecycle: Record<string, string | null> = {},
-): Promise<void> {
+export async function updateAppeal(db: Queryable, id: string, fields: Record<string, unknown>): Promise<void> {
   const sets: string[] = ['version = version + 1', 'updated_at = now()']
   const values: unknown[] = [id]
   for (const [field, value] of Object.entries(fields)) {
@@ -179,10 +177,6 @@ export async function updateAppeal(
     if (!w || value === undefined) continue
     values.push(writableValue(field, value))
     sets.push(`${w.column} = $${values.length}${w.cast ? `::${w.cast}` : ''}`)
-  }
-  for (const [column, expression] of Object.entries(lifecycle)) {
-    // lifecycle values are SQL expressions chosen by the service, never user input
-    sets.push(`${column} = ${expression ?? 'NULL'}`)
   }
   await db.query(`UPDATE appeals SET ${sets.join(', ')} WHERE id = $1`, values)
 }
@@ -213,6 +207,17 @@ export async function settleApproval(
 export async function setApproval(db: Queryable, id: string, approvedBy: string, version: number): Promise<void> {
   await db.query(
     'UPDATE appeals SET approved_by = $2, approved_at = now(), approved_version = $3 WHERE id = $1', [id, approvedBy, version])
+}
+
+/** A publish asked for while the embargo holds: the release job publishes it when the embargo lifts. */
+export async function requestPublish(db: Queryable, id: string): Promise<void> {
+  await db.query('UPDATE appeals SET publish_requested_at = now(), version = version + 1, updated_at = now() WHERE id = $1', [id])
+}
+
+export async function setPublished(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE appeals SET status = 'published', published_at = now(), publish_requested_at = NULL,
+            version = version + 1, updated_at = now() WHERE id = $1`, [id])
 }
 
 export async function setOutcome(db: Queryable, id: string, outcome: { code: string; note?: string }): Promise<void> {
@@ -275,23 +280,5 @@ export async function claimDueScheduled(db: Queryable, limit: number): Promise<s
       ORDER BY embargo_until NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit])
   return rows.map((r) => r.id)
 }
-
-export async function deliveryCounts(db: Queryable, appealId: string): Promise<{
-  counts: { channel: string; status: string; count: number }[]
-  completedLastMinute: number
-}> {
-  const { rows } = await db.query<{ channel: string; status: string; count: number; recent: number }>(
-    `SELECT d.channel, d.status, count(*)::int AS count,
-            count(*) FILTER (WHERE d.updated_at > now() - interval '1 minute' AND d.attempts > 0)::int AS recent
-       FROM deliveries d JOIN events e ON e.id = d.event_id
-      WHERE e.appeal_id = $1 GROUP BY d.channel, d.status`, [appealId])
-  return {
-    counts: rows.map(({ channel, status, count }) => ({ channel, status, count })),
-    completedLastMinute: rows.filter((r) => !PENDING_STATUSES.includes(r.status)).reduce((n, r) => n + r.recent, 0),
-  }
-}
-
-/** Delivery statuses that still have work to do. */
-export const PENDING_STATUSES = ['pending', 'queued', 'sending', 'retrying']
 
 export type { AppealStatus }

@@ -169,14 +169,6 @@ export async function suppress(db: Queryable, emailHash: Buffer, reason: Suppres
     [emailHash, reason, mailboxHash])
 }
 
-/** Email deliveries of this supporter not yet handed to SMTP stop now (a chunk mid-send re-checks too). */
-export async function cancelQueuedDeliveries(db: Queryable, subscriptionId: string): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE deliveries SET status = 'suppressed', completed_at = now(), updated_at = now(), next_attempt_at = NULL
-      WHERE channel = 'email' AND recipient_id = $1 AND status IN ('pending', 'retrying')`, [subscriptionId])
-  return rowCount ?? 0
-}
-
 export async function markUnsubscribed(db: Queryable, id: string): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = now(), updated_at = now(),
@@ -216,19 +208,6 @@ export async function consentHistory(db: Queryable, id: string): Promise<Consent
   const { rows } = await db.query<ConsentEntry>(
     `SELECT ${iso('at')} AS at, action, source, consent_text_version AS "consentTextVersion", details
        FROM consent_ledger WHERE subscription_id = $1 ORDER BY id LIMIT 10000`, [id])
-  return rows
-}
-
-export interface DeliveryExport {
-  eventId: string; appealId: string | null; eventType: string; status: string; attempts: number; createdAt: string; completedAt: string | null
-}
-
-export async function deliveryHistory(db: Queryable, id: string): Promise<DeliveryExport[]> {
-  const { rows } = await db.query<DeliveryExport>(
-    `SELECT d.event_id AS "eventId", e.appeal_id AS "appealId", e.type AS "eventType", d.status, d.attempts,
-            ${iso('d.created_at')} AS "createdAt", ${iso('d.completed_at')} AS "completedAt"
-       FROM deliveries d JOIN events e ON e.id = d.event_id
-      WHERE d.channel = 'email' AND d.recipient_id = $1 ORDER BY d.id LIMIT 10000`, [id])
   return rows
 }
 

@@ -3,6 +3,7 @@
 // admins): another organisation's endpoint is simply not found.
 import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
+import { closeUnsent } from './deliveries.js'
 
 /** null = every organisation (admin). */
 export type Scope = { organisationId: string | null }
@@ -129,9 +130,7 @@ export async function enableEndpoint(db: Queryable, id: string): Promise<Endpoin
  * (kept, so an appeal's delivery counts stay true).
  */
 export async function deleteEndpoint(db: Queryable, id: string): Promise<void> {
-  await db.query(
-    `UPDATE deliveries SET status = 'skipped', last_error = 'endpoint deleted', completed_at = now(), updated_at = now()
-      WHERE channel = 'webhook' AND recipient_id = $1 AND status IN ('pending', 'retrying', 'sending')`, [id])
+  await closeUnsent(db, 'webhook', id, { status: 'skipped', error: 'endpoint deleted', inFlight: true })
   await db.query('DELETE FROM webhook_endpoints WHERE id = $1', [id])
 }
 
@@ -210,21 +209,3 @@ export async function findAttempt(db: Queryable, attemptId: number): Promise<Att
   return rows[0] ?? null
 }
 
-/** Resend: the delivery is due now again, whatever its state (unless in flight). */
-export async function requeueDelivery(db: Queryable, deliveryId: number): Promise<void> {
-  await db.query(
-    `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
-            next_attempt_at = now(), completed_at = NULL, queued_at = now(), updated_at = now()
-      WHERE id = $1`, [deliveryId])
-}
-
-/** Recover: failed, expired and skipped deliveries created in [since, until) are due now again. */
-export async function requeueWindow(db: Queryable, endpointId: string, since: string, until: string): Promise<number[]> {
-  const { rows } = await db.query<{ id: number }>(
-    `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
-            next_attempt_at = now(), completed_at = NULL, queued_at = now(), updated_at = now()
-      WHERE channel = 'webhook' AND recipient_id = $1 AND status IN ('failed', 'expired', 'skipped')
-        AND created_at >= $2 AND created_at < $3
-      RETURNING id`, [endpointId, since, until])
-  return rows.map((r) => r.id).sort((a, b) => a - b)
-}

@@ -5,10 +5,11 @@
 // shaped as AppealService writes it, `isMailworthy` (email/alert-message.ts)
 // says whether supporters hear of it, and the SQL predicates that freeze
 // the audience (repositories/email-deliveries.ts, webhook-deliveries.ts)
-// count it, read-only. A count is of now: people who subscribe or
+// count it, read-only; SQL stays in repositories. A count is of now: people who subscribe or
 // unsubscribe before the action are counted by the freeze, not here.
 import type { Pool } from '../db/pool.js'
 import { isMailworthy, type AlertEvent } from '../email/alert-message.js'
+import { latestEventRows } from '../repositories/deliveries.js'
 import { countEmailAudience } from '../repositories/email-deliveries.js'
 import { countWebhookAudience } from '../repositories/webhook-deliveries.js'
 import { findAppeal } from '../repositories/appeals.js'
@@ -78,12 +79,7 @@ export class AppealAudience {
    * is frozen yet: that is not "done".
    */
   async fanOutSettled(appealId: string): Promise<boolean> {
-    const { rows } = await this.pool.query<{ type: string; payload: AlertEvent; dispatched: boolean; email: number; webhook: number }>(
-      `SELECT e.type, e.payload, e.dispatched_at IS NOT NULL AS dispatched,
-              (SELECT count(*)::int FROM deliveries d WHERE d.event_id = e.id AND d.channel = 'email') AS email,
-              (SELECT count(*)::int FROM deliveries d WHERE d.event_id = e.id AND d.channel = 'webhook') AS webhook
-         FROM events e WHERE e.appeal_id = $1 ORDER BY e.position DESC LIMIT 1`, [appealId])
-    const latest = rows[0]
+    const latest = await latestEventRows<AlertEvent>(this.pool, appealId)
     if (!latest) return true // never announced (a draft, or scheduled): nothing to send
     if (!latest.dispatched) return false
     if (latest.email > 0 && latest.webhook > 0) return true

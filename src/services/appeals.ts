@@ -17,6 +17,7 @@ import * as repo from '../repositories/appeals.js'
 import type { AppealRow, Visibility } from '../repositories/appeals.js'
 import { redactAppealEvents } from '../repositories/events.js'
 import { actionsTaken, actionsTakenOf } from '../repositories/actions.js'
+import { countsByAppeal, isUnfinished } from '../repositories/deliveries.js'
 import { recordAudit } from '../repositories/audit-log.js'
 import { approvalPolicyOf, type ApprovalPolicy } from '../repositories/organisations.js'
 import { appendEvent } from './events.js'
@@ -359,7 +360,7 @@ export class AppealService {
       const policy = await approvalPolicyOf(tx, row.organisationId)
       if (row.approval === null && needsApproval(policy, row.sensitive)) throw approvalRequired(policy)
       if (embargoed) {
-        await repo.updateAppeal(tx, id, {}, { publish_requested_at: 'now()' })
+        await repo.requestPublish(tx, id)
         await recordAudit(tx, actor, 'appeal.schedule', 'appeal', id, { embargoUntil: row.embargoUntil })
         return toStaff((await repo.findAppeal(tx, id, { kind: 'all' }))!)
       }
@@ -371,7 +372,7 @@ export class AppealService {
 
   /** The draft → published step itself, for an appeal already locked in `tx`. */
   private async publishLocked(tx: Queryable, id: string): Promise<AppealRow> {
-    await repo.updateAppeal(tx, id, {}, { status: `'published'`, published_at: 'now()', publish_requested_at: 'NULL' })
+    await repo.setPublished(tx, id)
     const row = (await repo.findAppeal(tx, id, { kind: 'all' }))!
     await appendEvent(tx, 'appeal.published', { appeal: toApi(row) }, { appealId: id })
     return row
@@ -446,14 +447,14 @@ export class AppealService {
     // Fan-out progress is the owning organisation's business, like editing.
     const row = await repo.findAppeal(this.pool, id, visibilityFor(actor))
     if (!row || (actor.role !== 'admin' && row.organisationId !== actor.organisationId)) throw notFound('This appeal')
-    const [{ counts, completedLastMinute }, actions] = await Promise.all([repo.deliveryCounts(this.pool, id), actionsTaken(this.pool, id)])
+    const [{ counts, completedLastMinute }, actions] = await Promise.all([countsByAppeal(this.pool, id), actionsTaken(this.pool, id)])
     const channels: DeliveryProgress['channels'] = { email: {}, webhook: {} }
     let total = 0
     let pending = 0
     for (const { channel, status, count } of counts) {
-      channels[channel as 'email' | 'webhook'][status] = count
+      channels[channel][status] = count
       total += count
-      if (repo.PENDING_STATUSES.includes(status)) pending += count
+      if (isUnfinished(status)) pending += count
     }
     const ratePerSecond = completedLastMinute > 0 ? completedLastMinute / 60 : null
     const eta = pending > 0 && ratePerSecond ? new Date(Date.now() + (pending / ratePerSecond) * 1000).toISOString() : null

@@ -7,6 +7,7 @@ import { withTransaction } from '../db/pool.js'
 import { AppError, badRequest, notFound, type FieldError } from '../errors.js'
 import type { Actor } from '../auth/api-keys.js'
 import { recordAudit } from '../repositories/audit-log.js'
+import { closeUnsent, recipientHistory } from '../repositories/deliveries.js'
 import * as repo from '../repositories/subscriptions.js'
 import type { SubscriptionRow } from '../repositories/subscriptions.js'
 import { canonicalLanguage, isCountry } from '../lib/codes.js'
@@ -161,7 +162,7 @@ export class SubscriptionService {
     if (row.status !== 'pending') throw usedLink(row.language)
     await withTransaction(this.pool, async (tx) => {
       await repo.suppress(tx, row.emailHash, 'complaint', mailboxHash(this.opts.secretsKey, row.email))
-      await repo.cancelQueuedDeliveries(tx, row.id)
+      await closeUnsent(tx, 'email', row.id, { status: 'suppressed' })
       await repo.deleteSubscription(tx, row.id)
       await repo.appendConsent(tx, { subscriptionId: row.id, action: 'cancel', source, consentTextVersion: CONSENT_TEXT_VERSION })
     })
@@ -198,7 +199,7 @@ export class SubscriptionService {
     await withTransaction(this.pool, async (tx) => {
       const changed = await repo.markUnsubscribed(tx, row.id)
       await repo.suppress(tx, row.emailHash, 'unsubscribed')
-      await repo.cancelQueuedDeliveries(tx, row.id)
+      await closeUnsent(tx, 'email', row.id, { status: 'suppressed' })
       if (changed) {
         await repo.appendConsent(tx, { subscriptionId: row.id, action: 'unsubscribe', source, consentTextVersion: CONSENT_TEXT_VERSION })
       }
@@ -220,7 +221,7 @@ export class SubscriptionService {
 
   async export(token: string): Promise<SubscriptionExport> {
     const row = await this.byManagementToken(token)
-    const [consent, deliveries] = await Promise.all([repo.consentHistory(this.pool, row.id), repo.deliveryHistory(this.pool, row.id)])
+    const [consent, deliveries] = await Promise.all([repo.consentHistory(this.pool, row.id), recipientHistory(this.pool, 'email', row.id)])
     return {
       exportedAt: new Date().toISOString(),
       subscription: {
@@ -244,7 +245,7 @@ export class SubscriptionService {
   private async eraseRow(row: SubscriptionRow, source: ConsentSource, actor?: Actor): Promise<void> {
     await withTransaction(this.pool, async (tx) => {
       await repo.suppress(tx, row.emailHash, 'erased')
-      await repo.cancelQueuedDeliveries(tx, row.id)
+      await closeUnsent(tx, 'email', row.id, { status: 'suppressed' })
       await repo.deleteSubscription(tx, row.id)
       await repo.deleteConfirmationLimit(tx, mailboxHash(this.opts.secretsKey, row.email))
       await repo.appendConsent(tx, { subscriptionId: row.id, action: 'erase', source, consentTextVersion: CONSENT_TEXT_VERSION })

@@ -16,6 +16,7 @@ import { isCountry } from '../lib/codes.js'
 import { decodeCursor, toPage } from '../lib/cursor.js'
 import { recordAudit } from '../repositories/audit-log.js'
 import * as repo from '../repositories/webhooks.js'
+import { requeue, requeueWindow } from '../repositories/deliveries.js'
 import { insertTestDelivery } from '../repositories/webhook-deliveries.js'
 import { appendEvent } from './events.js'
 import { etagOf, matchesIfMatch } from './appeals.js'
@@ -23,7 +24,7 @@ import type {
   CreateWebhook, ListDeliveriesQuery, ListWebhooksQuery, PatchWebhook, Recover, Webhook, WebhookAttempt, WebhookDelivery,
 } from '../schemas/webhook.js'
 import type { WebhookDeliverer } from '../webhooks/deliverer.js'
-import { CHUNK_SIZE, chunk, PRIORITY, type WebhookJob } from '../webhooks/queue.js'
+import { CHUNK_SIZE, chunk, partnerRequestJobId, PRIORITY, type WebhookJob } from '../webhooks/queue.js'
 import { sealSecret } from '../webhooks/secret-box.js'
 import { generateSecret } from '../webhooks/signing.js'
 import { urlProblem } from '../webhooks/url-policy.js'
@@ -188,7 +189,7 @@ export class WebhookService {
       if (!delivery) throw notFound('This delivery')
       if (endpoint.status !== 'active') throw endpointDisabled()
       if (delivery.status === 'sending') throw conflict('This delivery is being attempted right now; look at its attempts in a moment.', 'delivery-in-flight')
-      await repo.requeueDelivery(tx, deliveryId)
+      await requeue(tx, deliveryId)
       await recordAudit(tx, actor, 'webhook.resend', 'webhook', id, { deliveryId })
     })
     await this.enqueue([deliveryId], 'manual')
@@ -207,7 +208,7 @@ export class WebhookService {
       const endpoint = await repo.findEndpoint(tx, id, scopeOf(actor), { forUpdate: true })
       if (!endpoint) throw notFound('This webhook endpoint')
       if (endpoint.status !== 'active') throw endpointDisabled()
-      const ids = await repo.requeueWindow(tx, id, since.toISOString(), until.toISOString())
+      const ids = await requeueWindow(tx, id, since.toISOString(), until.toISOString())
       await recordAudit(tx, actor, 'webhook.recover', 'webhook', id, { since: since.toISOString(), until: until.toISOString(), recovered: ids.length })
       return ids
     })
@@ -220,7 +221,7 @@ export class WebhookService {
     if (ids.length === 0) return
     const stamp = Date.now()
     await this.deps.queue().addBulk(chunk(ids, CHUNK_SIZE).map((part) => ({
-      name: trigger, data: { ids: part, trigger }, opts: { priority: PRIORITY[trigger], jobId: `wh${trigger[0]}-${part[0]}-${stamp}` },
+      name: trigger, data: { ids: part, trigger }, opts: { priority: PRIORITY[trigger], jobId: partnerRequestJobId(trigger, part[0]!, stamp) },
     }))).catch((err: unknown) => this.deps.logger.warn({ err }, 'could not enqueue webhook deliveries; the reconciler will'))
   }
 
