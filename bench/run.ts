@@ -4,19 +4,21 @@
 // worker and the API under test as real `urgent-appeals` processes, and each
 // raw baseline in a fresh child process; prints a table and writes
 // bench/results/latest.json. Targets are reported, never enforced: the exit
-// code is non-zero only when something crashed.
+// code is non-zero only when something crashed. The worker and the API run
+// as deployed: compiled to dist/ (`npm run build`, done first, incrementally)
+// and started with plain `node dist/cli.js`, no tsx loader in them.
 //
-//   npm run bench [-- --scenario NAME[,NAME]] [--n N] [--quick]
+//   npm run bench [-- --scenario NAME[,NAME]] [--n N] [--quick] [--no-build]
 //
 // Scenarios: freeze, api-reads, public-reads (the appeal page and the two
 // feeds), latency, webhook-fanout (two variants: --endpoints on 20 origins,
 // and half as many on one origin), email-fanout (the last also measures API
 // reads under fan-out and the memory targets).
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import tap from 'tap'
 import autocannon from 'autocannon'
@@ -51,6 +53,8 @@ const { values: flags } = parseArgs({
     endpoints: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    /** Use dist/ as it is (e.g. while other work leaves src/ half-edited). */
+    'no-build': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 })
@@ -85,6 +89,9 @@ const UNDER_FANOUT_SECONDS = quick ? 2 : 20
 const SMTP_POOL = 5
 const webhookInFlight = (endpoints: number) => Math.min(16, Math.ceil(endpoints / 200)) * 32
 const CONNECTIONS_PER_ORIGIN = 16
+/** Issue 12's targets where they are not written at the row: email fan-out against raw nodemailer, the worker's peak RSS. */
+const EMAIL_TARGET = 1.1
+const WORKER_RSS_TARGET_MB = 150
 
 // ---------------------------------------------------------------------------
 // Results.
@@ -159,9 +166,31 @@ let profiles = 0
 /** With --cpu-prof, the worker, API and baseline processes write V8 CPU profiles under bench/results/profiles/<role>-<n>/. */
 const nodeArgs = (role: string) => (flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles', `${role}-${++profiles}`)}`] : [])
 
+/** The compiled CLI the worker and API run from. */
+const CLI = 'dist/cli.js'
+
+/**
+ * `npm run build` (incremental: only what changed since the last bench is
+ * compiled again). Type errors are the typecheck's business: tsc still
+ * writes every file, so they are shown and the run goes on.
+ */
+function buildService(): void {
+  if (flags['no-build']) {
+    if (!existsSync(join(ROOT, CLI))) throw new Error(`--no-build, but there is no ${CLI}: run npm run build`)
+    return
+  }
+  const at = Date.now()
+  const build = spawnSync('npm', ['run', 'build', '--silent', '--', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo'], { cwd: ROOT, encoding: 'utf8' })
+  if (build.status !== 0) {
+    if (!existsSync(join(ROOT, CLI))) throw new Error(`npm run build failed and wrote no ${CLI}: ${build.error ?? ''}${build.stdout}${build.stderr}`.slice(0, 4000))
+    say(`npm run build reported errors (the compiled files are used anyway):\n${`${build.stdout}${build.stderr}`.trim().split('\n').slice(0, 20).join('\n')}`)
+  }
+  say(`built ${CLI} in ${round((Date.now() - at) / 1000, 1)} s`)
+}
+
 /** `urgent-appeals worker` as a real process; resolves once it has started. */
 async function startWorkerProcess(ctx: TestApp): Promise<Child> {
-  const child = spawnNode('src/cli.ts', ['worker'], { env: serviceEnv(ctx), nodeArgs: nodeArgs('worker') })
+  const child = spawnNode(CLI, ['worker'], { env: serviceEnv(ctx), nodeArgs: nodeArgs('worker'), plain: true })
   await child.waitFor(/worker started/, 30_000)
   return child
 }
@@ -169,7 +198,7 @@ async function startWorkerProcess(ctx: TestApp): Promise<Child> {
 /** `urgent-appeals serve` (request logs off, like the bare baseline); resolves with its base URL once it answers. */
 async function startServeProcess(ctx: TestApp): Promise<{ child: Child; base: string }> {
   const port = await freePort()
-  const child = spawnNode('src/cli.ts', ['serve'], { env: serviceEnv(ctx, { PORT: String(port), LOG_LEVEL: 'warn' }), nodeArgs: nodeArgs('serve') })
+  const child = spawnNode(CLI, ['serve'], { env: serviceEnv(ctx, { PORT: String(port), LOG_LEVEL: 'warn' }), nodeArgs: nodeArgs('serve'), plain: true })
   const base = `http://127.0.0.1:${port}`
   for (let i = 0; i < 300; i++) {
     if (child.proc.exitCode !== null) throw new Error(`serve exited: ${child.output().slice(-2000)}`)
@@ -350,7 +379,7 @@ async function scenarioApiReads(): Promise<void> {
   const bare = await baseline({ cmd: 'fastify', routes: { '/one': one, '/list': list } }, 30_000)
   const bareBase = `http://127.0.0.1:${bare.result.port}`
   await compareReads('API reads', [
-    { name: 'GET /v1/appeals/{id}', ours: `${serve.base}/v1/appeals/${id}`, raw: `${bareBase}/one`, target: 0.5 },
+    { name: 'GET /v1/appeals/{id}', ours: `${serve.base}/v1/appeals/${id}`, raw: `${bareBase}/one`, target: 0.7 },
     { name: 'GET /v1/appeals (list of 20)', ours: `${serve.base}/v1/appeals?limit=20`, raw: `${bareBase}/list`, target: 0.3 },
   ])
   await bare.child.stop()
@@ -424,7 +453,8 @@ async function scenarioLatency(): Promise<void> {
   }
   await worker.stop()
   const measure = (what: string) => `publish → first ${what}, ${LATENCY_PUBLISHES} publishes (${ORIGINS} endpoints, ${supporters} supporters)`
-  for (const [what, xs, p50, p99] of [['webhook', webhook, 50, 250], ['mail', mail, 500, 1000]] as const) {
+  // Issue 12's targets (raised from 50/250 and 500/1000 ms).
+  for (const [what, xs, p50, p99] of [['webhook', webhook, 25, 100], ['mail', mail, 100, 500]] as const) {
     const a = percentile(xs, 50)
     const b = percentile(xs, 99)
     rows.push({ scenario: `alert latency p50`, measure: measure(what), ours: a, baseline: null, unit: 'ms', ratio: null, target: `≤ ${p50} ms`, met: a <= p50, details: { samplesMs: xs } })
@@ -555,7 +585,7 @@ async function scenarioEmailFanout(): Promise<void> {
   const ratio = rawMs / oursMs
   rows.push({
     scenario: 'email fan-out', measure: `${N} supporters: publish → last mail accepted, mails/s (pool of ${SMTP_POOL})`,
-    ours: round(N / (oursMs / 1000), 0), baseline: round(N / (rawMs / 1000), 0), unit: '/s', ratio: round(ratio), target: 'ratio ≥ 1.0', met: ratio >= 1,
+    ours: round(N / (oursMs / 1000), 0), baseline: round(N / (rawMs / 1000), 0), unit: '/s', ratio: round(ratio), target: `ratio ≥ ${EMAIL_TARGET}`, met: ratio >= EMAIL_TARGET,
     details: { oursMs: round(oursMs, 0), baselineMs: round(rawMs, 0), readsDuringFanout: '50 req/s for ' + UNDER_FANOUT_SECONDS + ' s' },
   })
   const p99Ratio = underFanout.p99 / Math.max(1, idle.p99)
@@ -570,7 +600,7 @@ async function scenarioEmailFanout(): Promise<void> {
   })
   rows.push({
     scenario: 'memory: worker peak RSS', measure: `worker process VmHWM over start-up and the ${N} fan-out`, ours: round(workerPeak ?? rssPeakSampled, 0), baseline: null,
-    unit: 'MB', ratio: null, target: '≤ 250 MB', met: (workerPeak ?? rssPeakSampled) <= 250, details: { sampledPeakMB: round(rssPeakSampled, 0) },
+    unit: 'MB', ratio: null, target: `≤ ${WORKER_RSS_TARGET_MB} MB`, met: (workerPeak ?? rssPeakSampled) <= WORKER_RSS_TARGET_MB, details: { sampledPeakMB: round(rssPeakSampled, 0) },
   })
   const growth = redisPeak - redisBefore
   rows.push({
@@ -607,6 +637,7 @@ const RUNNERS: Record<Scenario, () => Promise<void>> = {
 async function main(): Promise<void> {
   const started = Date.now()
   say(`${quick ? 'quick' : 'full'} run: ${[...selected].join(', ')} (n=${N}, endpoints=${ENDPOINTS})`)
+  buildService()
   ;[pg, redisServer] = await Promise.all([startPostgres(), startRedis()])
   process.env.TEST_DATABASE_URL = pg.url
   process.env.TEST_REDIS_URL = redisServer.url

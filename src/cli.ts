@@ -122,11 +122,11 @@ async function startRoles(config: Readonly<Config>, logger: Logger, roles: { api
   const redis = createFailFastRedis(config.redisUrl)
   shutdown.add('Redis connection', async () => { redis.disconnect() })
   if (roles.worker) {
-    const { startWorker } = await import('./worker.js')
+    const { startSweeper } = await import('./sweeper.js')
     const fanoutQueue = createFanoutQueue(redis, config.queuePrefix)
     shutdown.add('fan-out queue', () => fanoutQueue.close())
-    const worker = await startWorker({ config, pool, fanoutQueue, logger })
-    shutdown.add('worker', () => worker.close())
+    const sweeper = await startSweeper({ config, pool, fanoutQueue, logger })
+    shutdown.add('sweeper', () => sweeper.close())
     // Fan-out, email, webhook and reconciler queues: without them the relay
     // fills the fan-out queue and nothing is ever delivered.
     const { startDeliveryWorkers } = await import('./delivery/workers.js')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildTestApp, startTestWorker, type TestApp } from './helpers/context.js'
+import { buildTestApp, startTestSweeper, type TestApp } from './helpers/context.js'
 import { allEvents, anAppeal, approve, createDraft, expectProblem, expectStatus } from './helpers/liaoning.js'
 import { eventually } from './helpers/eventually.js'
 
@@ -37,7 +37,7 @@ t.test('an embargoed appeal is scheduled by publish and published by the worker 
   expectProblem(t, await ctx.request('partner', 'GET', `/v1/appeals/${draft.id}`), 404, 'not-found')
   t.same(expectStatus(t, await ctx.request(null, 'GET', '/v1/appeals'), 200).items, [], 'not in the public list')
 
-  await startTestWorker(t, ctx.config)
+  await startTestSweeper(t, ctx.config)
   const published = await waitFor(async () => {
     const a = (await ctx.request(null, 'GET', `/v1/appeals/${draft.id}`)).json()
     return a.status === 'published' ? a : null
@@ -90,9 +90,9 @@ t.test('scheduled drafts: moved, cancelled and past embargoes', async (t) => {
   const noAsks = await ctx.request('editor', 'PATCH', `/v1/appeals/${needsAsks.id}`, { asks: [] })
   t.match(expectProblem(t, noAsks, 422, 'not-ready-to-publish').errors, [{ pointer: '/asks' }])
 
-  const worker = await startTestWorker(t, ctx.config)
+  const worker = await startTestSweeper(t, ctx.config)
   await sleep(1200)
-  await worker.worker.sweep()
+  await worker.sweeper.sweep()
   const status = async (id: string) => (await ctx.request('editor', 'GET', `/v1/appeals/${id}`)).json().status
   t.equal(await status(moved.id), 'draft', 'a moved embargo holds')
   t.equal(await status(cancelled.id), 'withdrawn', 'a withdrawn appeal stays withdrawn')

@@ -4,7 +4,7 @@
 import t from 'tap'
 import pg from 'pg'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildTestApp, buildTestAppOnPrivateRedis, startTestWorker, type TestApp } from './helpers/context.js'
+import { buildTestApp, buildTestAppOnPrivateRedis, startTestSweeper, type TestApp } from './helpers/context.js'
 import { approve, liaoningAppeal } from './helpers/liaoning.js'
 import { withTransaction } from '../src/db/pool.js'
 import { appendEvent } from '../src/services/events.js'
@@ -74,7 +74,7 @@ async function streamEvents(ctx: TestApp, eventsKey: string): Promise<{ added: M
 
 t.test('publishing relays its event to the fan-out queue as job fanout-<eventId> and marks it dispatched', async (t) => {
   const ctx = await buildTestApp(t)
-  const worker = await startTestWorker(t, ctx.config)
+  const worker = await startTestSweeper(t, ctx.config)
   const appealId = await publishAppeal(ctx)
 
   const [event] = await waitFor(async () => {
@@ -93,9 +93,9 @@ t.test('publishing relays its event to the fan-out queue as job fanout-<eventId>
 
 t.test('LISTEN/NOTIFY wakes the relay well before the sweep timer would', async (t) => {
   const ctx = await buildTestApp(t)
-  const worker = await startTestWorker(t, { ...ctx.config, sweepIntervalMs: 60_000 })
+  const worker = await startTestSweeper(t, { ...ctx.config, sweepIntervalMs: 60_000 })
   await waitFor(async () => (await listenerPids(ctx)).length === 1, 'the LISTEN connection')
-  await worker.worker.sweep() // the start-up catch-up sweep is done
+  await worker.sweeper.sweep() // the start-up catch-up sweep is done
 
   const started = Date.now()
   const appealId = await publishAppeal(ctx)
@@ -106,7 +106,7 @@ t.test('LISTEN/NOTIFY wakes the relay well before the sweep timer would', async 
 
 t.test('a lost LISTEN connection is replaced by exactly one new one, which still wakes the relay', async (t) => {
   const ctx = await buildTestApp(t)
-  await startTestWorker(t, { ...ctx.config, sweepIntervalMs: 60_000 })
+  await startTestSweeper(t, { ...ctx.config, sweepIntervalMs: 60_000 })
   const [first] = await waitFor(async () => {
     const pids = await listenerPids(ctx)
     return pids.length === 1 ? pids : null
@@ -143,7 +143,7 @@ t.test('a LISTEN connection that reports its loss more than once is replaced onc
   t.teardown(() => { pg.Client.prototype.connect = connect })
 
   const ctx = await buildTestApp(t)
-  await startTestWorker(t, { ...ctx.config, sweepIntervalMs: 60_000 })
+  await startTestSweeper(t, { ...ctx.config, sweepIntervalMs: 60_000 })
   await waitFor(async () => (await listenerPids(ctx)).length === 1, 'the LISTEN connection')
   t.equal(listeners.length, 1)
   const lost = listeners[0]!
@@ -168,7 +168,7 @@ t.test('a LISTEN connection that reports its loss more than once is replaced onc
 
 t.test('closing the worker closes its LISTEN connection and it does not come back', async (t) => {
   const ctx = await buildTestApp(t)
-  const worker = await startTestWorker(t, ctx.config)
+  const worker = await startTestSweeper(t, ctx.config)
   await waitFor(async () => (await listenerPids(ctx)).length === 1, 'the LISTEN connection')
   // Close right after losing the connection: the pending reconnect must be cancelled.
   await ctx.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [LISTENER])
@@ -183,19 +183,19 @@ t.test('closing the worker closes its LISTEN connection and it does not come bac
 
 t.test('Redis down: publishing still succeeds, and the event is relayed once Redis is back, without a restart', async (t) => {
   const ctx = await buildTestAppOnPrivateRedis(t)
-  const worker = await startTestWorker(t, ctx.config)
+  const worker = await startTestSweeper(t, ctx.config)
   const consoleErrors = t.capture(console, 'error')
   await ctx.redisServer.stop()
 
   const appealId = await publishAppeal(ctx) // throws unless 201 then 200
   const appeal = await ctx.request(null, 'GET', `/v1/appeals/${appealId}`)
   t.equal(appeal.json().status, 'published', 'the publish is committed')
-  await worker.worker.sweep() // a relay attempt while Redis is down fails quietly
+  await worker.sweeper.sweep() // a relay attempt while Redis is down fails quietly
   const during = await eventsOfAppeal(ctx, appealId)
   t.equal(during.length, 1, 'the event row exists')
   t.equal(during[0]!.dispatched, false, 'and is not marked dispatched while Redis is down')
   await waitFor(async () => ctx.redis.status !== 'ready' && ctx.redis.status !== 'connect', 'the clients to notice the outage')
-  await worker.worker.sweep()
+  await worker.sweeper.sweep()
   t.same(consoleErrors.args(), [], 'the outage is not sprayed on stderr (the relay logs it, rate-limited)')
 
   await ctx.redisServer.start()
@@ -208,9 +208,9 @@ t.test('Redis down: publishing still succeeds, and the event is relayed once Red
 t.test('a worker started while Redis is down holds no event hostage and relays once Redis is up', async (t) => {
   const ctx = await buildTestAppOnPrivateRedis(t)
   await ctx.redisServer.stop()
-  const worker = await startTestWorker(t, ctx.config)
+  const worker = await startTestSweeper(t, ctx.config)
   const appealId = await publishAppeal(ctx)
-  await worker.worker.sweep()
+  await worker.sweeper.sweep()
 
   // Withdrawing rewrites the appeal's earlier events: it must not wait on a relay stuck on Redis.
   const started = Date.now()
@@ -221,7 +221,7 @@ t.test('a worker started while Redis is down holds no event hostage and relays o
   await worker.close()
   t.ok(Date.now() - closing < 1_000, 'the worker closes promptly during the outage')
 
-  const again = await startTestWorker(t, ctx.config)
+  const again = await startTestSweeper(t, ctx.config)
   await ctx.redisServer.start()
   await waitFor(async () => (await undispatchedCount(ctx)) === 0, 'both events to be dispatched', 15_000)
   for (const e of await eventsOfAppeal(ctx, appealId)) t.ok(await again.queue.getJob(fanoutJobId(e.id)), `${e.type} relayed`)
@@ -253,8 +253,8 @@ t.test('a Redis that hangs does not hold claimed events: the relay gives up, the
 
 t.test('two workers on the same database and Redis relay each event exactly once', async (t) => {
   const ctx = await buildTestApp(t)
-  const a = await startTestWorker(t, ctx.config)
-  const b = await startTestWorker(t, ctx.config)
+  const a = await startTestSweeper(t, ctx.config)
+  const b = await startTestSweeper(t, ctx.config)
   const ids = await appendTestEvents(ctx, 60)
   const appealId = await publishAppeal(ctx)
   ids.push((await eventsOfAppeal(ctx, appealId))[0]!.id)
@@ -274,7 +274,7 @@ t.test('two workers on the same database and Redis relay each event exactly once
 
 t.test('events committed while no worker runs are relayed when a worker starts again', async (t) => {
   const ctx = await buildTestApp(t)
-  const first = await startTestWorker(t, ctx.config)
+  const first = await startTestSweeper(t, ctx.config)
   const before = await publishAppeal(ctx)
   await waitFor(async () => (await eventsOfAppeal(ctx, before))[0]?.dispatched, 'the first event to be dispatched')
   await first.close()
@@ -284,7 +284,7 @@ t.test('events committed while no worker runs are relayed when a worker starts a
   for (const appealId of during) ids.push((await eventsOfAppeal(ctx, appealId))[0]!.id)
   t.equal(await undispatchedCount(ctx), 7, 'nothing relays them while no worker runs')
 
-  const second = await startTestWorker(t, ctx.config)
+  const second = await startTestSweeper(t, ctx.config)
   await waitFor(async () => (await undispatchedCount(ctx)) === 0, 'the backlog to be dispatched')
   for (const id of ids) t.ok(await second.queue.getJob(fanoutJobId(id)), `job for ${id}`)
 })
@@ -292,8 +292,8 @@ t.test('events committed while no worker runs are relayed when a worker starts a
 t.test('a worker that dies after claiming events, even after enqueueing them, loses and duplicates nothing', async (t) => {
   const ctx = await buildTestApp(t)
   const ids = await appendTestEvents(ctx, 4)
-  const survivor = await startTestWorker(t, ctx.config)
-  await survivor.worker.sweep()
+  const survivor = await startTestSweeper(t, ctx.config)
+  await survivor.sweeper.sweep()
   t.equal(await undispatchedCount(ctx), 0, 'sanity: the survivor relays on its own')
 
   // Now a second batch, claimed by a relay that then dies before committing.
@@ -310,8 +310,8 @@ t.test('a worker that dies after claiming events, even after enqueueing them, lo
   t.teardown(() => queue.close())
   await queue.add('webhook.test', { eventId: more[0]! }, { jobId: fanoutJobId(more[0]!) }) // enqueued just before dying
 
-  const next = await startTestWorker(t, ctx.config)
-  await next.worker.sweep()
+  const next = await startTestSweeper(t, ctx.config)
+  await next.sweeper.sweep()
   t.equal(await undispatchedCount(ctx), 4, 'a live worker skips events another relay has locked')
 
   await ctx.pool.query('SELECT pg_terminate_backend($1)', [(dying as unknown as { processID: number }).processID])

@@ -11,7 +11,7 @@ import { WebhookChannel } from '../src/webhooks/channel.js'
 import { queueOwedNotices } from '../src/webhooks/notices.js'
 import { createWebhookQueue } from '../src/webhooks/queue.js'
 import { startDeliveryWorkers } from '../src/delivery/workers.js'
-import { buildTestApp, startTestWorker, type TestApp } from './helpers/context.js'
+import { buildTestApp, startTestSweeper, type TestApp } from './helpers/context.js'
 import { createPublished, expectInvalid, expectStatus, requestWithKey } from './helpers/liaoning.js'
 import { startReceiver } from './helpers/receiver.js'
 import { startSmtpSink, type SmtpSinkOptions } from './helpers/smtp-sink.js'
@@ -27,7 +27,7 @@ async function setUp(t: Tap, org: Record<string, unknown>, sinkOptions: SmtpSink
   const { key } = expectStatus(t, await ctx.request('admin', 'POST', '/v1/api-keys', { organisationId: created.id, role: 'partner', name: 'hooks' }), 201)
   const logs: string[] = []
   const logger = pino({ level: 'info' }, new Writable({ write(chunk, _encoding, done) { logs.push(String(chunk)); done() } }))
-  await startTestWorker(t, ctx.config)
+  await startTestSweeper(t, ctx.config)
   const pool = createPool(ctx.config.databaseUrl, { max: 6 })
   const delivery = await startDeliveryWorkers({ config: ctx.config, pool, logger })
   t.teardown(async () => { await delivery.close(); await pool.end() })

@@ -21,9 +21,14 @@ export interface Child {
   stop(graceMs?: number): Promise<void>
 }
 
-/** `node --import tsx <script> …args` from the repository root, with IPC. */
-export function spawnNode(script: string, args: string[], options: { env?: Record<string, string>; nodeArgs?: string[] } = {}): Child {
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
+/**
+ * `node --import tsx <script> …args` from the repository root, with IPC;
+ * `plain`: without tsx, for compiled JavaScript (the service under test runs
+ * from dist/ as deployed: tsx's loader alone costs ~40 MB of RSS).
+ */
+export function spawnNode(script: string, args: string[], options: { env?: Record<string, string>; nodeArgs?: string[]; plain?: boolean } = {}): Child {
+  const loader = options.plain ? [] : ['--import', 'tsx']
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, script, ...args], {
     cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   children.add(proc)

@@ -30,6 +30,8 @@ const { values: opts, positionals } = parseArgs({
 })
 if (positionals.length !== 1) { console.error('usage: profile-summary.ts FILE.cpuprofile [--from FUNCTION] [--top N] [--per N]'); process.exit(2) }
 const profile = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Profile
+// The bench runs the service compiled (dist/x.js is src/x.ts; line numbers stay the JavaScript's): read it as src/.
+for (const n of profile.nodes) n.callFrame.url = n.callFrame.url.replace(/\/dist\//, '/src/')
 const top = Number(opts.top)
 const per = opts.per ? Number(opts.per) : null
 

@@ -3,7 +3,7 @@
 // loss detected ('error'/'end', and optionally a heartbeat round trip with a
 // silence limit for a peer that died without an RST), reconnection with
 // capped exponential backoff, and each listening/deaf change reported.
-// The outbox relay (src/worker.ts) and the public read cache
+// The outbox relay (src/sweeper.ts) and the public read cache
 // (src/services/public-read-cache.ts) both use it: one loop, one set of fixes.
 import pg from 'pg'
 

@@ -13,7 +13,7 @@ import { createPool, type Pool } from '../../src/db/pool.js'
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
 import { buildApp } from '../../src/app.js'
 import { createFailFastRedis, createFanoutQueue, type FanoutJob } from '../../src/queue/queues.js'
-import { startWorker, type RunningWorker } from '../../src/worker.js'
+import { startSweeper, type RunningSweeper } from '../../src/sweeper.js'
 import type { Queue } from 'bullmq'
 import { AdministrationService } from '../../src/services/administration.js'
 import type { Role } from '../../src/auth/api-keys.js'
@@ -184,28 +184,28 @@ export async function buildTestAppOnPrivateRedis(t: Tap, overrides: Partial<Env>
   return { ...ctx, redisServer }
 }
 
-export interface TestWorker {
-  worker: RunningWorker
+export interface TestSweeper {
+  sweeper: RunningSweeper
   /** The fan-out queue the relay writes to (inspect it with getJob). */
   queue: Queue<FanoutJob>
   pool: Pool
-  /** Stops the worker and closes its handles; safe to call twice (teardown calls it too). */
+  /** Stops the sweeper and closes its handles; safe to call twice (teardown calls it too). */
   close(): Promise<void>
 }
 
 /**
- * The `worker` role's outbox relay as src/cli.ts starts it, on its own pool
+ * The `worker` role's sweeper (outbox relay, embargo release) as src/cli.ts starts it, on its own pool
  * and Redis connection; `config` may be a spread of ctx.config with overrides.
  */
-export async function startTestWorker(t: Tap, config: Readonly<Config>): Promise<TestWorker> {
+export async function startTestSweeper(t: Tap, config: Readonly<Config>): Promise<TestSweeper> {
   const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'urgent-appeals-test-worker' })
   const redis = createFailFastRedis(config.redisUrl)
   const queue = createFanoutQueue(redis, config.queuePrefix)
-  const worker = await startWorker({ config, pool, fanoutQueue: queue, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
+  const sweeper = await startSweeper({ config, pool, fanoutQueue: queue, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
-      await worker.close()
+      await sweeper.close()
       await queue.close().catch(() => {})
       redis.disconnect()
       await pool.end()
@@ -213,7 +213,7 @@ export async function startTestWorker(t: Tap, config: Readonly<Config>): Promise
     return closing
   }
   t.teardown(close)
-  return { worker, queue, pool, close }
+  return { sweeper, queue, pool, close }
 }
 
 export { Redis }

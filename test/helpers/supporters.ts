@@ -8,14 +8,14 @@ import type { Env } from '../../src/config.js'
 import { createPool } from '../../src/db/pool.js'
 import { startDeliveryWorkers, type RunningDelivery } from '../../src/delivery/workers.js'
 import { deriveToken, emailHash, newNonce, tokenHash } from '../../src/lib/supporter-tokens.js'
-import { buildTestApp, startTestWorker, type TestApp, type TestWorker } from './context.js'
+import { buildTestApp, startTestSweeper, type TestApp, type TestSweeper } from './context.js'
 import { startSmtpSink, type SinkMessage, type SmtpSink, type SmtpSinkOptions } from './smtp-sink.js'
 import type { Tap } from './liaoning.js'
 import { eventually as poll } from './eventually.js'
 
 export interface SupporterStack extends TestApp {
   sink: SmtpSink
-  relay: TestWorker
+  relay: TestSweeper
   delivery: RunningDelivery
 }
 
@@ -25,7 +25,7 @@ export const GENEROUS_RATE_LIMIT = { PUBLIC_RATE_LIMIT: '100000' }
 export async function startSupporterStack(t: Tap, overrides: Partial<Env> = {}, sinkOptions: SmtpSinkOptions = {}): Promise<SupporterStack> {
   const sink = await startSmtpSink(t, sinkOptions)
   const ctx = await buildTestApp(t, { ...GENEROUS_RATE_LIMIT, EMAIL_RETRY_SCHEDULE: '1,1', ...overrides, SMTP_URL: sink.url })
-  const relay = await startTestWorker(t, ctx.config)
+  const relay = await startTestSweeper(t, ctx.config)
   const pool = createPool(ctx.config.databaseUrl, { max: 6, applicationName: 'urgent-appeals-test-delivery' })
   const delivery = await startDeliveryWorkers({ config: ctx.config, pool, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
   t.teardown(async () => {

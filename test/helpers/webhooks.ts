@@ -7,7 +7,7 @@ import { Webhook } from 'standardwebhooks'
 import type { Config } from '../../src/config.js'
 import { createPool } from '../../src/db/pool.js'
 import { startDeliveryWorkers } from '../../src/delivery/workers.js'
-import { startTestWorker, type TestApp } from './context.js'
+import { startTestSweeper, type TestApp } from './context.js'
 import type { ReceivedRequest } from './receiver.js'
 import { eventually as poll } from './eventually.js'
 
@@ -15,7 +15,7 @@ interface Tap { teardown(fn: () => unknown): void }
 
 /** The `worker` role as cli.ts starts it: outbox relay and delivery workers, closed at teardown. */
 export async function startDelivery(t: Tap, config: Readonly<Config>): Promise<{ close(): Promise<void> }> {
-  const relay = await startTestWorker(t, config)
+  const relay = await startTestSweeper(t, config)
   const pool = createPool(config.databaseUrl, { max: 6, applicationName: 'urgent-appeals-test-delivery' })
   const delivery = await startDeliveryWorkers({ config, pool, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) })
   let closing: Promise<void> | undefined
