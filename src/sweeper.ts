@@ -1,7 +1,8 @@
-// The `worker` role: wakes on LISTEN/NOTIFY and sweeps on a timer to
-// release embargoed appeals and relay outbox events to the fan-out queue;
-// once an hour it drops idempotency keys and confirmation limits past their day.
-// Fan-out, email and webhook processors attach to these queues.
+// The sweeper, one half of the `worker` role: wakes on LISTEN/NOTIFY and
+// sweeps on a timer to release embargoed appeals and relay outbox events to
+// the fan-out queue; once an hour it drops idempotency keys and confirmation
+// limits past their day. It delivers nothing: the delivery workers
+// (delivery/workers.ts, the other half) take the fan-out queue from there.
 import type { Queue } from 'bullmq'
 import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
@@ -14,14 +15,14 @@ import { dispatchPendingEvents } from './jobs/outbox-relay.js'
 import { AppealService } from './services/appeals.js'
 import type { FanoutJob } from './queue/queues.js'
 
-export interface WorkerDeps {
+export interface SweeperDeps {
   config: Readonly<Config>
   pool: Pool
   fanoutQueue: Queue<FanoutJob>
   logger: Logger
 }
 
-export interface RunningWorker {
+export interface RunningSweeper {
   /** Runs one sweep now (tests and shutdown use it). */
   sweep(): Promise<void>
   close(): Promise<void>
@@ -29,7 +30,7 @@ export interface RunningWorker {
 
 const PURGE_EVERY_MS = 60 * 60 * 1000
 
-export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
+export async function startSweeper(deps: SweeperDeps): Promise<RunningSweeper> {
   const { config, pool, fanoutQueue, logger } = deps
   const appeals = new AppealService(pool)
   let closed = false
