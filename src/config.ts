@@ -15,7 +15,7 @@ const Bool = (description: string) =>
 
 export const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'Postgres connection string' })),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis 6.2+ for BullMQ and rate limits' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis 6.2+ for BullMQ and rate limits; several, comma-separated: Redis Cluster seed nodes' })),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'SMTP relay, e.g. smtp://user:pass@relay:587' })),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Urgent Appeals <alerts@localhost>', description: 'From of alert mail' }),
   PUBLIC_BASE_URL: Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$', default: 'http://localhost:3000', description: 'base of every link in emails and feeds' }),
@@ -84,7 +84,11 @@ export interface Config {
    * reads (plugins/public-cors.ts). Empty: no CORS at all.
    */
   publicCorsOrigins: string[]
-  /** BullMQ key prefix; the hash tag keeps every queue key in one Redis Cluster slot. */
+  /**
+   * Namespace of every Redis key (no braces): each queue adds its own hash
+   * tag to it (queue/queues.ts queueKeyPrefix), so queues spread over a
+   * Redis Cluster's shards; the other keys are used one at a time.
+   */
   queuePrefix: string
   /** How often the worker sweeps Postgres for undispatched events and due embargoes. */
   sweepIntervalMs: number
@@ -103,7 +107,7 @@ export const SECRET_VARIABLES: readonly (keyof Env)[] = ['DATABASE_URL', 'REDIS_
 /** What each variable must look like, in words an operator can act on. */
 const EXPECTED: Record<keyof Env, string> = {
   DATABASE_URL: 'must be a postgres:// or postgresql:// URL',
-  REDIS_URL: 'must be a redis:// or rediss:// URL',
+  REDIS_URL: 'must be a redis:// or rediss:// URL, or a comma list of them (Redis Cluster seed nodes)',
   SMTP_URL: 'must be an smtp:// or smtps:// URL',
   MAIL_FROM: 'must be a From address, e.g. "Urgent Appeals <alerts@example.org>"',
   PUBLIC_BASE_URL: 'must be an http:// or https:// URL with no query or fragment',
@@ -215,9 +219,11 @@ export function loadConfig(
   if (trustProxy === undefined) bad('TRUST_PROXY')
   const corsOrigins = e.PUBLIC_CORS_ORIGINS === undefined ? [] : parsePublicCorsOrigins(e.PUBLIC_CORS_ORIGINS)
   if (corsOrigins === undefined) bad('PUBLIC_CORS_ORIGINS')
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'PUBLIC_BASE_URL'] as const) {
+  for (const name of ['DATABASE_URL', 'SMTP_URL', 'PUBLIC_BASE_URL'] as const) {
     if (e[name] !== undefined && !URL.canParse(e[name]!)) bad(name)
   }
+  // Several Redis URLs are the seed nodes of a Redis Cluster (queue/queues.ts connectRedis).
+  if (e.REDIS_URL?.split(',').some((u) => !/^rediss?:\/\//.test(u.trim()) || !URL.canParse(u.trim()))) bad('REDIS_URL')
   if (e.DKIM_PRIVATE_KEY && !problems.has('DKIM_PRIVATE_KEY')) {
     // The signer (email/dkim.ts) signs rsa-sha256: another key type would stop the worker at start.
     try { if (createPrivateKey(e.DKIM_PRIVATE_KEY).asymmetricKeyType !== 'rsa') bad('DKIM_PRIVATE_KEY') } catch { bad('DKIM_PRIVATE_KEY') }
@@ -261,7 +267,7 @@ export function loadConfig(
     trustProxy: trustProxy ?? false,
     metricsToken: e.METRICS_TOKEN ?? null,
     publicCorsOrigins: corsOrigins ?? [],
-    queuePrefix: '{ua}',
+    queuePrefix: 'ua',
     sweepIntervalMs: 1000,
   })
 }

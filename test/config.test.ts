@@ -77,7 +77,7 @@ t.test('an empty environment yields every documented default', async (t) => {
     trustProxy: false,
     metricsToken: null,
     publicCorsOrigins: [],
-    queuePrefix: '{ua}',
+    queuePrefix: 'ua',
     sweepIntervalMs: 1000,
   })
   t.same(loadConfig(Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, '']))), config, 'empty strings count as unset')
@@ -212,7 +212,7 @@ t.test('`require` makes variables mandatory; overrides can satisfy them', async 
   t.match(error.problems[0], /DATABASE_URL: is required \(a postgres:\/\/ or postgresql:\/\/ URL\)/)
   t.doesNotThrow(() => loadConfig({}), 'nothing is required by default (dev fills them in)')
   const error2 = configError({ DATABASE_URL: 'postgres://db/ua' }, { require: ['DATABASE_URL', 'REDIS_URL'] })
-  t.same(error2.problems, ['REDIS_URL: is required (a redis:// or rediss:// URL)'], 'only what is missing')
+  t.same(error2.problems, ['REDIS_URL: is required (a redis:// or rediss:// URL, or a comma list of them (Redis Cluster seed nodes))'], 'only what is missing')
   const config = loadConfig({}, {
     require: all,
     overrides: { DATABASE_URL: 'postgres://db/ua', REDIS_URL: 'redis://r', SMTP_URL: 'smtp://s', SECRETS_KEY: GOOD_SECRETS_KEY },
@@ -220,6 +220,13 @@ t.test('`require` makes variables mandatory; overrides can satisfy them', async 
   t.equal(config.redisUrl, 'redis://r')
   const badRequired = configError({ DATABASE_URL: 'nope' }, { require: ['DATABASE_URL'] })
   t.same(badRequired.problems, ['DATABASE_URL: must be a postgres:// or postgresql:// URL'], 'malformed, not missing')
+})
+
+t.test('REDIS_URL may list the seed nodes of a Redis Cluster; every entry must be a Redis URL', async (t) => {
+  const seeds = 'redis://:pw@10.0.0.1:7000, redis://10.0.0.2:7000,rediss://10.0.0.3:7000'
+  t.equal(loadConfig({ REDIS_URL: seeds }).redisUrl, seeds, 'kept as written: queue/queues.ts connects to the cluster')
+  const error = configError({ REDIS_URL: 'redis://10.0.0.1:7000,10.0.0.2:7000' })
+  t.same(error.problems, ['REDIS_URL: must be a redis:// or rediss:// URL, or a comma list of them (Redis Cluster seed nodes)'], 'a bare host:port is refused, and the value (it may hold a password) not echoed')
 })
 
 t.test('the configuration is deeply frozen', async (t) => {

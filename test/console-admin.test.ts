@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis'
 import { buildApp } from '../src/app.js'
 import { createPool } from '../src/db/pool.js'
 import { createLogger } from '../src/logger.js'
-import { createFailFastRedis } from '../src/queue/queues.js'
+import { createFailFastRedis, queueKeyPrefix } from '../src/queue/queues.js'
 import { startDeliveryWorkers } from '../src/delivery/workers.js'
 import { EMAIL_QUEUE, enrolmentJobId, type EmailJob } from '../src/email/queue.js'
 import { buildTestApp, createTestDatabase, testConfig } from './helpers/context.js'
@@ -53,7 +53,7 @@ async function mailStack(t: Tap) {
   const redis = createFailFastRedis(config.redisUrl)
   const app = await buildApp({ config, pool, redis, logger, gaugeRefreshMs: 0 })
   await app.ready()
-  const queue = new Queue<EmailJob>(EMAIL_QUEUE, { connection: redis, prefix: config.queuePrefix })
+  const queue = new Queue<EmailJob>(EMAIL_QUEUE, { connection: redis, prefix: queueKeyPrefix(config.queuePrefix, EMAIL_QUEUE) })
   const workerPool = createPool(databaseUrl, { max: 4 })
   let delivery: Awaited<ReturnType<typeof startDeliveryWorkers>> | null = null
   t.teardown(async () => {

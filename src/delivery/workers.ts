@@ -6,7 +6,7 @@ import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import type { Logger } from '../logger.js'
 import { processFanout } from '../jobs/fan-out.js'
-import { createWorkerRedis, QUEUE, WORKER_LOCKS, type FanoutJob } from '../queue/queues.js'
+import { createWorkerRedis, QUEUE, queueKeyPrefix, WORKER_LOCKS, type FanoutJob } from '../queue/queues.js'
 import type { DeliveryChannel } from './channel.js'
 import { startEmailDelivery } from '../email/worker.js'
 import { startWebhookDelivery } from '../webhooks/worker.js'
@@ -39,7 +39,7 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
   channels.push(email.channel)
 
   const fanout = new Worker<FanoutJob>(QUEUE.fanout, (job) => processFanout(job, { pool, channels }), {
-    connection, prefix: config.queuePrefix, concurrency: 4, ...WORKER_LOCKS,
+    connection, prefix: queueKeyPrefix(config.queuePrefix, QUEUE.fanout), concurrency: 4, ...WORKER_LOCKS,
   })
   fanout.on('failed', (job, err) => logger.warn({ err, eventId: job?.data.eventId }, 'fan-out failed; BullMQ will retry'))
   fanout.on('error', (err) => logger.warn({ err }, 'fan-out worker error'))
@@ -47,7 +47,7 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
 
   // The reconciler: Postgres is the truth, so every due delivery without a
   // live job is enqueued again — flushing Redis delays alerts, loses none.
-  const maintenance = new Queue(QUEUE.maintenance, { connection, prefix: config.queuePrefix })
+  const maintenance = new Queue(QUEUE.maintenance, { connection, prefix: queueKeyPrefix(config.queuePrefix, QUEUE.maintenance) })
   maintenance.on('error', () => {}) // Redis outages: the scheduler call below waits for the reconnect
   // Not awaited: a worker started while Redis is down must still start; this lands on reconnect.
   maintenance.upsertJobScheduler('reconcile', { every: RECONCILE_EVERY_MS }, { name: 'reconcile' })
@@ -72,7 +72,7 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
     const counts: Record<string, number> = {}
     for (const channel of channels) counts[channel.name] = await channel.reconcile()
     return counts
-  }, { connection, prefix: config.queuePrefix, concurrency: 1, ...WORKER_LOCKS })
+  }, { connection, prefix: queueKeyPrefix(config.queuePrefix, QUEUE.maintenance), concurrency: 1, ...WORKER_LOCKS })
   reconciler.on('failed', (_job, err) => logger.warn({ err }, 'reconcile failed; next run retries'))
   reconciler.on('error', (err) => logger.warn({ err }, 'reconciler error'))
   closables.push(maintenance, reconciler)

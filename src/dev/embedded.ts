@@ -188,10 +188,10 @@ export async function startRedisFromPath(): Promise<Embedded> {
     child.kill('SIGTERM')
     await exited
   }
-  const { Redis } = await import('ioredis')
+  const { connectRedis } = await import('../queue/queues.js')
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited at start (code ${child.exitCode}): ${stderr.trim()}`)
-    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const r = connectRedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     r.on('error', () => {})
     const ok = await r.connect().then(() => r.ping(), () => null).finally(() => r.disconnect())
     if (ok === 'PONG') break

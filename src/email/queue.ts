@@ -6,6 +6,7 @@
 // link as its id (the worker derives the token: it never travels).
 import { Queue, type JobsOptions } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { queueKeyPrefix } from '../queue/queues.js'
 
 export const EMAIL_QUEUE = 'email'
 
@@ -103,7 +104,7 @@ export function enrolmentJob(enrolmentId: string, retryScheduleSeconds: readonly
 
 export function createEmailQueue(connection: Redis, prefix: string): Queue<EmailJob> {
   const queue = new Queue<EmailJob>(EMAIL_QUEUE, {
-    connection, prefix,
+    connection, prefix: queueKeyPrefix(prefix, EMAIL_QUEUE),
     // Alert chunks record per-recipient outcomes themselves; a job-level
     // retry only covers a crash or a database outage mid-chunk.
     defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 1000, removeOnFail: 10_000 },

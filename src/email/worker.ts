@@ -3,7 +3,7 @@
 // transport, and the channel that fan-out and the reconciler call.
 // delivery/workers.ts composes it after the webhook channel.
 import { Worker } from 'bullmq'
-import { WORKER_LOCKS } from '../queue/queues.js'
+import { queueKeyPrefix, WORKER_LOCKS } from '../queue/queues.js'
 import type { ChannelWorkerDeps } from '../delivery/channel.js'
 import { EmailChannel } from './channel.js'
 import { emailCounters } from './metrics.js'
@@ -28,7 +28,7 @@ export async function startEmailDelivery(deps: ChannelWorkerDeps): Promise<Runni
   const limiter = limiterFor(config.email.maxPerSecond)
   const backoff = scheduleBackoff(config.email.retryScheduleSeconds)
   const worker = new Worker<EmailJob>(EMAIL_QUEUE, (job) => sender.process(job), {
-    connection, prefix: config.queuePrefix, concurrency: CONCURRENCY, ...WORKER_LOCKS,
+    connection, prefix: queueKeyPrefix(config.queuePrefix, EMAIL_QUEUE), concurrency: CONCURRENCY, ...WORKER_LOCKS,
     ...(limiter ? { limiter } : {}),
     settings: { backoffStrategy: (attemptsMade, type) => (type === SCHEDULE_BACKOFF ? backoff(attemptsMade) : 1000 * 2 ** attemptsMade) },
   })

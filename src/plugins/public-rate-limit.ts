@@ -17,6 +17,7 @@ import rateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@f
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
+import { duplicateRedis } from '../queue/queues.js'
 import { WriteBehindRateStore } from './write-behind-rate-store.js'
 
 const OPS_ROUTES = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']
@@ -80,9 +81,10 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
   const { config } = opts
   // Its own connection, auto-pipelined: the counter updates of different
   // clients that go out in the same tick share one write.
-  const redis = opts.redis.duplicate({ enableAutoPipelining: true })
+  const redis = duplicateRedis(opts.redis, { enableAutoPipelining: true })
   redis.on('error', () => {}) // reconnects by itself; meanwhile the store counts in this process
-  // Under the queue prefix: deployments (and test files) sharing a Redis never share counters.
+  // Under the deployment's namespace: deployments (and test files) sharing a Redis never share
+  // counters. One key per client and no hash tag, so a cluster spreads them over its shards.
   const namespace = `${config.queuePrefix}:public-rate-limit:`
   const actionStores = new Map<PartnerAction, WriteBehindRateStore>()
   class PublicRateStore extends WriteBehindRateStore {

@@ -1,13 +1,26 @@
-// Owns the BullMQ queues and their Redis connections. Keys share the `{ua}`
-// hash tag so Redis Cluster keeps each queue in one slot; job data holds
-// ids only, never addresses or payloads.
+// Owns the BullMQ queues' key layout and every Redis connection of the
+// service: one node, or a Redis Cluster when REDIS_URL lists several. Each
+// queue has its own hash tag (`ua:{email}:email:…`), so BullMQ's multi-key
+// scripts stay in one slot while different queues land on different shards.
+// Job data holds ids only, never addresses or payloads.
 import { Queue } from 'bullmq'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis'
 
 export const QUEUE = { fanout: 'fanout', maintenance: 'maintenance' } as const
 
 /** Job ids cannot contain ':' in BullMQ; event ids never do. */
 export const fanoutJobId = (eventId: string) => `fanout-${eventId}`
+
+/**
+ * The BullMQ `prefix` of one queue: the deployment's namespace (config
+ * `queuePrefix`, e.g. `ua`), then the queue's own hash tag. BullMQ keys are
+ * `${prefix}:${queue}:…`, so every key of a queue hashes to the slot of its
+ * name and no two queues need share a shard. Braces in the namespace are
+ * dropped: a tag there would pin every queue to one slot again.
+ */
+export function queueKeyPrefix(namespace: string, queue: string): string {
+  return `${namespace.replace(/[{}]/g, '')}:{${queue}}`
+}
 
 /**
  * Job locks of every worker: the jobs of a worker that died are handed to
@@ -23,6 +36,51 @@ export interface FanoutJob {
 }
 
 /**
+ * The one place a Redis connection is made: `url` is REDIS_URL, one node's
+ * URL or, comma-separated, the seed nodes of a Redis Cluster (two or more,
+ * any of its nodes; the client discovers the rest). With a cluster the result is an
+ * ioredis `Cluster` typed as `Redis`: every command, script, pipeline (each
+ * within one key's slot) and event the service uses behaves the same on
+ * both; `duplicate` does not — use duplicateRedis. Credentials and TLS
+ * (`rediss://`) are taken from the first seed URL and used for every node
+ * the cluster reports.
+ */
+export function connectRedis(url: string, options: RedisOptions = {}): Redis {
+  const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '')
+  if (urls.length <= 1) return new Redis(url, options)
+  const seeds: ClusterNode[] = urls.map((u) => {
+    const url = new URL(u)
+    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) }
+  })
+  const first = new URL(urls[0]!)
+  const { enableOfflineQueue, enableAutoPipelining, lazyConnect, retryStrategy, ...nodeOptions } = options
+  return new Cluster(seeds, {
+    enableOfflineQueue, enableAutoPipelining, lazyConnect,
+    ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) ?? null } : {}),
+    redisOptions: {
+      ...nodeOptions,
+      ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+      ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+      ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+  }) as unknown as Redis
+}
+
+/** A second connection like `redis` (same node or cluster), with `options` on top. */
+export function duplicateRedis(redis: Redis, options: RedisOptions = {}): Redis {
+  const connection = redis as Redis | Cluster
+  if (connection instanceof Cluster) {
+    const { enableAutoPipelining, enableOfflineQueue, ...nodeOptions } = options
+    return connection.duplicate([], {
+      ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
+      ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+      redisOptions: { ...connection.options.redisOptions, ...nodeOptions },
+    }) as unknown as Redis
+  }
+  return connection.duplicate(options)
+}
+
+/**
  * A connection for commands that must fail fast while Redis is down
  * (readiness checks, the outbox relay), rather than queue up in memory: no
  * offline queue, so a command sent while disconnected fails at once. A
@@ -33,21 +91,21 @@ export interface FanoutJob {
  * stopped its relay for good). Every caller bounds its own wait.
  */
 export function createFailFastRedis(url: string, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: false, connectTimeout: 2000, ...options })
+  const redis = connectRedis(url, { maxRetriesPerRequest: null, enableOfflineQueue: false, connectTimeout: 2000, ...options })
   redis.on('error', () => {}) // reconnects by itself; callers see the failed command
   return redis
 }
 
 /** A connection for BullMQ workers: blocking commands need no retry cap. */
 export function createWorkerRedis(url: string): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null })
+  const redis = connectRedis(url, { maxRetriesPerRequest: null })
   redis.on('error', () => {})
   return redis
 }
 
-export function createFanoutQueue(connection: Redis, prefix: string): Queue<FanoutJob> {
+export function createFanoutQueue(connection: Redis, namespace: string): Queue<FanoutJob> {
   const queue = new Queue<FanoutJob>(QUEUE.fanout, {
-    connection, prefix,
+    connection, prefix: queueKeyPrefix(namespace, QUEUE.fanout),
     defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 10_000 },
   })
   // Without a listener BullMQ prints every reconnect failure to stderr; the

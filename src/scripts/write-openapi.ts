@@ -4,12 +4,12 @@
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig } from '../config.js'
 import { createPool } from '../db/pool.js'
 import { createLogger } from '../logger.js'
 import { buildApp } from '../app.js'
+import { connectRedis } from '../queue/queues.js'
 
 export const OPENAPI_FILE = fileURLToPath(new URL('../../openapi/openapi.json', import.meta.url))
 
@@ -26,7 +26,7 @@ export async function buildOfflineApp(urls: { databaseUrl?: string; redisUrl?: s
     overrides: { DATABASE_URL: urls.databaseUrl ?? UNUSED_DATABASE_URL, REDIS_URL: urls.redisUrl ?? UNUSED_REDIS_URL },
   })
   const pool = createPool(config.databaseUrl, { max: 1 })
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const redis = connectRedis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
   redis.on('error', () => {})
   const app = await buildApp({ config, pool, redis, logger: createLogger('silent'), readCache: false, gaugeRefreshMs: 0 })
   await app.ready()

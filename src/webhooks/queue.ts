@@ -4,6 +4,7 @@
 // retries last, so a dead partner's backlog never delays a fresh appeal.
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { queueKeyPrefix } from '../queue/queues.js'
 
 export const WEBHOOK_QUEUE = 'webhook'
 
@@ -21,7 +22,7 @@ export const PRIORITY = { manual: 1, recover: 2, retry: 5 } as const
 
 export function createWebhookQueue(connection: Redis, prefix: string): Queue<WebhookJob> {
   const queue = new Queue<WebhookJob>(WEBHOOK_QUEUE, {
-    connection, prefix,
+    connection, prefix: queueKeyPrefix(prefix, WEBHOOK_QUEUE),
     defaultJobOptions: {
       // Postgres holds every outcome; a job that throws (database down) is tried again, then left to the reconciler.
       attempts: 5, backoff: { type: 'exponential', delay: 1000 },

@@ -3,7 +3,7 @@
 // reconciler call, and the hand-over of owed notices to the email queue.
 // delivery/workers.ts composes it.
 import { Worker } from 'bullmq'
-import { WORKER_LOCKS } from '../queue/queues.js'
+import { queueKeyPrefix, WORKER_LOCKS } from '../queue/queues.js'
 import type { ChannelWorkerDeps } from '../delivery/channel.js'
 import { createEmailQueue } from '../email/queue.js'
 import { WebhookChannel } from './channel.js'
@@ -42,7 +42,7 @@ export async function startWebhookDelivery(deps: ChannelWorkerDeps): Promise<Run
     },
   })
   const worker = new Worker<WebhookJob>(WEBHOOK_QUEUE, (job) => deliverer.processJob(job.data), {
-    connection, prefix: config.queuePrefix, concurrency: CONCURRENCY, ...WORKER_LOCKS,
+    connection, prefix: queueKeyPrefix(config.queuePrefix, WEBHOOK_QUEUE), concurrency: CONCURRENCY, ...WORKER_LOCKS,
   })
   worker.on('failed', (job, err) => logger.warn({ err, ids: job?.data.ids.length }, 'webhook chunk failed; BullMQ will retry'))
   worker.on('error', (err) => logger.warn({ err }, 'webhook worker error'))

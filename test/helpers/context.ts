@@ -104,7 +104,7 @@ export async function testConfig(databaseUrl: string, overrides: Partial<Env> = 
     },
   })
   // A private queue prefix per file keeps parallel files out of each other's queues.
-  return Object.freeze({ ...config, queuePrefix: `{ua-test-${randomBytes(4).toString('hex')}}`, sweepIntervalMs: 200 })
+  return Object.freeze({ ...config, queuePrefix: `ua-test-${randomBytes(4).toString('hex')}`, sweepIntervalMs: 200 })
 }
 
 export interface Keys {
