@@ -4,8 +4,14 @@
 // every scenario ends with — who got the alert, who got it more than once.
 // Every process and server started here is killed at teardown, also when
 // the test fails.
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { MAILS_IN_FLIGHT } from '../../src/email/sender.js'
 import pg from 'pg'
+import { freePort } from '../harness/services.js'
 import { startCli, cliEnv, type Running } from '../helpers/cli.js'
 import { TEST_SECRETS_KEY } from '../helpers/context.js'
 import type { SinkMessage } from '../helpers/smtp-sink.js'
@@ -111,3 +117,53 @@ export async function emailStatus(db: Pick<pg.Pool, 'query'>): Promise<Record<st
  * mail at a time and records it before the next, so that is the pool size.
  */
 export const EMAIL_IN_FLIGHT_PER_WORKER = MAILS_IN_FLIGHT
+
+const run = promisify(execFile)
+
+export interface RedisCluster {
+  /** REDIS_URL for the service: every master's URL, comma-separated (the seed nodes). */
+  url: string
+  /** The masters' ports, in the order `redis-cli --cluster create` was given them. */
+  ports: number[]
+  /** `redis-cli -p <port> …` against one node (no `-c`: what that node itself holds), bounded to 10 s. */
+  cli(port: number, ...args: string[]): Promise<string>
+}
+
+/**
+ * A real Redis Cluster of `masters` masters (no replicas) on loopback, each
+ * a `redis-server --cluster-enabled yes` in a throwaway folder, joined with
+ * `redis-cli --cluster create`; resolves once CLUSTER INFO says
+ * `cluster_state:ok` on every node. Killed and removed at teardown, also
+ * when the test fails.
+ */
+export async function startRedisCluster(t: Tap, masters = 3): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'ua-redis-cluster-'))
+  const children: ChildProcess[] = []
+  t.teardown(async () => {
+    await Promise.all(children.map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return }
+      child.once('exit', () => resolve())
+      child.kill('SIGKILL')
+    })))
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const ports: number[] = []
+  for (let i = 0; i < masters; i++) ports.push(await freePort())
+  const cli = async (port: number, ...args: string[]) =>
+    (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })).stdout
+  for (const port of ports) {
+    const child = spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+      '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+      '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
+    ], { stdio: 'ignore' })
+    child.on('error', () => {}) // no redis-server: the wait below names the port that never answered
+    children.push(child)
+  }
+  for (const port of ports) await until(() => cli(port, 'PING').then((r) => r.trim() === 'PONG', () => false), 10_000, `redis-server on ${port}`)
+  await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
+  for (const port of ports) {
+    await until(() => cli(port, 'CLUSTER', 'INFO').then((r) => r.includes('cluster_state:ok'), () => false), 20_000, `cluster_state:ok on ${port}`)
+  }
+  return { url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), ports, cli }
+}
