@@ -22,7 +22,8 @@ import { appealRoutes } from './routes/appeals.js'
 import { eventRoutes } from './routes/events.js'
 import { administrationRoutes } from './routes/administration.js'
 import { supporters } from './routes/supporters.js'
-import { createWebhookService, webhookRoutes } from './routes/webhooks.js'
+import { webhookRoutes } from './routes/webhooks.js'
+import { createDeliveryProducers } from './delivery/producers.js'
 import { consoleWebhooks } from './routes/console-webhooks.js'
 import { consoleAppeals } from './routes/console-appeals.js'
 import { consoleAppealActions } from './routes/console-appeal-actions.js'
@@ -119,9 +120,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis })
-  // One WebhookService for the API and the console's partner portal.
-  const webhooks = createWebhookService(app as unknown as FastifyInstance, { config: deps.config, pool: deps.pool, redis: deps.redis })
-  await app.register(webhookRoutes, { prefix: '/v1', config: deps.config, pool: deps.pool, redis: deps.redis, webhooks })
+  // The queues and services that enqueue delivery work, built once: one WebhookService for the API and the console's partner portal.
+  const producers = createDeliveryProducers({
+    config: deps.config, pool: deps.pool, redis: deps.redis, logger: deps.logger, metrics: { registry: app.metrics, refreshed: app.refreshedGauges },
+  })
+  app.addHook('onClose', producers.close)
+  const { webhooks } = producers
+  await app.register(webhookRoutes, { prefix: '/v1', webhooks })
   // People's sign-in (contract §9): cookies and sessions live in this plugin only, never under /v1.
   // Invitations and new links go out through the email queue (the link's id only; the worker derives the token).
   const mailEnrolment = enrolmentMailer({ config: deps.config, redis: deps.redis, logger: deps.logger })

@@ -1,12 +1,12 @@
 // SQL of webhook delivery work in the shared `deliveries` table: freezing
 // an event's audience in one INSERT … SELECT, claiming chunks, recording a
-// batch of outcomes in one UPDATE … FROM unnest, endpoint health, the
-// reconciler's sweeps and the disable/recovery notices owed.
+// batch of outcomes (a failure-free batch in one statement, others in one
+// transaction with endpoint health), the reconciler's sweeps and the
+// disable/recovery notices owed. Times travel as epoch milliseconds
+// (float8 arrays): cheaper to send than Date objects turned into text.
 import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
-
-/** Deliveries that need no more work. */
-export const FINAL_STATUSES = ['delivered', 'failed', 'expired', 'skipped', 'cancelled'] as const
+import { WEBHOOK_FINAL_STATUSES, type WebhookStatus } from './deliveries.js'
 
 /**
  * Which endpoints (alias `w`, enabled or not) an event (alias `ev`: type,
@@ -105,6 +105,8 @@ export interface ClaimedDelivery {
   actionDeadline: string | null
   /** The event's appeal has been withdrawn (as of the claim). */
   appealWithdrawn: boolean
+  /** The endpoint was failing or owed a recovery notice (as of the claim): a success changes it. */
+  endpointFlagged: boolean
 }
 
 const CLAIMED_COLUMNS = `
@@ -112,7 +114,8 @@ const CLAIMED_COLUMNS = `
          c.attempts, c.previous_status AS "previousStatus", w.status AS "endpointStatus", w.url,
          w.secret_current AS "secretCurrent", w.secret_previous AS "secretPrevious",
          coalesce(w.secret_previous_expires_at > now(), false) AS "previousActive",
-         a.action_deadline::text AS "actionDeadline", coalesce(a.status = 'withdrawn', false) AS "appealWithdrawn"
+         a.action_deadline::text AS "actionDeadline", coalesce(a.status = 'withdrawn', false) AS "appealWithdrawn",
+         coalesce(w.failing_since IS NOT NULL OR w.notify_on_recovery, false) AS "endpointFlagged"
     FROM claimed c JOIN events ev ON ev.id = c.event_id
     LEFT JOIN webhook_endpoints w ON w.id = c.recipient_id
     LEFT JOIN appeals a ON a.id = ev.appeal_id`
@@ -174,47 +177,86 @@ export interface AttemptRecord {
   error: string | null
   durationMs: number
   response: string | null
-  nextAttemptAt: Date | null
-  at: Date
-}
-
-/** Inserts a batch of attempts in one statement; returns their ids in order. */
-export async function insertAttempts(db: Queryable, attempts: AttemptRecord[]): Promise<number[]> {
-  if (attempts.length === 0) return []
-  const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO webhook_attempts (delivery_id, trigger, address, status_code, error_class, error, duration_ms, response, next_attempt_at, at)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[], $8::text[],
-                          $9::timestamptz[], $10::timestamptz[])
-     RETURNING id`,
-    [attempts.map((a) => a.deliveryId), attempts.map((a) => a.trigger), attempts.map((a) => a.address),
-      attempts.map((a) => a.statusCode), attempts.map((a) => a.errorClass), attempts.map((a) => a.error),
-      attempts.map((a) => a.durationMs), attempts.map((a) => a.response), attempts.map((a) => a.nextAttemptAt),
-      attempts.map((a) => a.at)])
-  return rows.map((r) => r.id)
+  /** Epoch ms. */
+  nextAttemptAt: number | null
+  /** When the request started, epoch ms. */
+  at: number
 }
 
 export interface DeliveryOutcome {
   id: number
-  status: string
+  status: WebhookStatus
   /** 1 when an attempt was made, 0 when the row was closed without one (skipped, expired). */
   attempted: 0 | 1
-  nextAttemptAt: Date | null
+  /** Epoch ms. */
+  nextAttemptAt: number | null
   lastError: string | null
 }
 
-/** Records a batch of outcomes in one statement; rows no longer `sending` (endpoint deleted meanwhile) are left alone. */
-export async function recordOutcomes(db: Queryable, outcomes: DeliveryOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return
-  await db.query(
-    `UPDATE deliveries d
-        SET status = u.status, attempts = d.attempts + u.attempted, next_attempt_at = u.next, last_error = u.err,
-            completed_at = CASE WHEN u.status = ANY($6) THEN now() END,
+const ms = (column: string) => `to_timestamp(${column} / 1000)`
+
+const ATTEMPT_COLUMNS = `INSERT INTO webhook_attempts (delivery_id, trigger, address, status_code, error_class, error, duration_ms, response, next_attempt_at, at)
+     SELECT id, trigger, address, status_code, error_class, error, duration_ms, response, ${ms('next_ms')}, ${ms('at_ms')}
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[], $8::text[],
+                   $9::float8[], $10::float8[]) AS a(id, trigger, address, status_code, error_class, error, duration_ms, response, next_ms, at_ms)`
+
+const attemptValues = (attempts: readonly AttemptRecord[]) => [
+  attempts.map((a) => a.deliveryId), attempts.map((a) => a.trigger), attempts.map((a) => a.address),
+  attempts.map((a) => a.statusCode), attempts.map((a) => a.errorClass), attempts.map((a) => a.error),
+  attempts.map((a) => a.durationMs), attempts.map((a) => a.response), attempts.map((a) => a.nextAttemptAt), attempts.map((a) => a.at)]
+
+/** Outcome columns from parameters $first… (five arrays) and the final statuses at $first+5; only rows still `sending` change. */
+const outcomeUpdate = (first: number) => `UPDATE deliveries d
+        SET status = u.status, attempts = d.attempts + u.attempted, next_attempt_at = ${ms('u.next_ms')}, last_error = u.err,
+            completed_at = CASE WHEN u.status = ANY($${first + 5}::text[]) THEN now() END,
             queued_at = CASE WHEN u.status = 'retrying' THEN now() ELSE d.queued_at END,
             updated_at = now()
-       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[]) AS u(id, status, attempted, next, err)
-      WHERE d.id = u.id AND d.status = 'sending'`,
-    [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.attempted),
-      outcomes.map((o) => o.nextAttemptAt), outcomes.map((o) => o.lastError), FINAL_STATUSES])
+       FROM unnest($${first}::bigint[], $${first + 1}::text[], $${first + 2}::int[], $${first + 3}::float8[], $${first + 4}::text[])
+            AS u(id, status, attempted, next_ms, err)
+      WHERE d.id = u.id AND d.status = 'sending'`
+
+const outcomeValues = (outcomes: readonly DeliveryOutcome[]) => [
+  outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.attempted),
+  outcomes.map((o) => o.nextAttemptAt), outcomes.map((o) => o.lastError), WEBHOOK_FINAL_STATUSES]
+
+/** Inserts a batch of attempts in one statement; returns their ids in order (a test ping answers with its attempt). */
+export async function insertAttempts(db: Queryable, attempts: readonly AttemptRecord[]): Promise<number[]> {
+  if (attempts.length === 0) return []
+  const { rows } = await db.query<{ id: number }>({
+    name: 'webhook-insert-attempts', text: `${ATTEMPT_COLUMNS} RETURNING id`, values: attemptValues(attempts),
+  })
+  return rows.map((r) => r.id)
+}
+
+/** Records a batch of outcomes in one statement; rows no longer `sending` (endpoint deleted meanwhile) are left alone. */
+export async function recordOutcomes(db: Queryable, outcomes: readonly DeliveryOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return
+  await db.query({ name: 'webhook-record-outcomes', text: outcomeUpdate(1), values: outcomeValues(outcomes) })
+}
+
+/**
+ * A batch that changes no endpoint (no attempt failed; none of its
+ * endpoints was failing or owed a recovery notice when claimed) as ONE
+ * statement, so one round trip with no BEGIN/COMMIT: a data-modifying CTE
+ * inserts the attempts and updates the deliveries, atomically as any single
+ * statement; no endpoint row is locked or written. Returns those of the
+ * `succeeded` endpoints that another batch has flagged since the claim
+ * (read as of this statement) for the caller to apply with
+ * applyEndpointHealth — a race between concurrent batches, never the case
+ * in a healthy fan-out.
+ */
+export async function recordFailureFree(db: Queryable, attempts: readonly AttemptRecord[], outcomes: readonly DeliveryOutcome[],
+  succeeded: readonly string[]): Promise<string[]> {
+  if (outcomes.length === 0) return []
+  const { rows } = await db.query<{ id: string }>({
+    name: 'webhook-record-failure-free',
+    text: `WITH attempts AS (${ATTEMPT_COLUMNS}),
+          outcomes AS (${outcomeUpdate(11)})
+     SELECT w.id FROM webhook_endpoints w
+      WHERE w.id = ANY($17::uuid[]) AND (w.failing_since IS NOT NULL OR w.notify_on_recovery)`,
+    values: [...attemptValues(attempts), ...outcomeValues(outcomes), succeeded],
+  })
+  return rows.map((r) => r.id)
 }
 
 export interface EndpointHealth {
@@ -223,8 +265,8 @@ export interface EndpointHealth {
   ok: boolean
   /** A 410 was received: disable at once. */
   gone: boolean
-  /** Start of the failures at the end of the batch (null when it ended in success). */
-  firstFailureAt: Date | null
+  /** Start of the failures at the end of the batch, epoch ms (null when it ended in success). */
+  firstFailureAt: number | null
 }
 
 export interface HealthTransition {
@@ -266,13 +308,13 @@ export async function applyEndpointHealth(db: Queryable, health: EndpointHealth[
         updated_at = CASE WHEN x.disable THEN now() ELSE w.updated_at END
        FROM (
          SELECT w2.id,
-                CASE WHEN u.ok THEN NULL ELSE coalesce(w2.failing_since, u.first_failure) END AS failing_since,
+                CASE WHEN u.ok THEN NULL ELSE coalesce(w2.failing_since, ${ms('u.first_failure_ms')}) END AS failing_since,
                 (w2.status = 'active' AND NOT u.ok
-                  AND (u.gone OR coalesce(w2.failing_since, u.first_failure) <= now() - make_interval(secs => $5::int))) AS disable,
+                  AND (u.gone OR coalesce(w2.failing_since, ${ms('u.first_failure_ms')}) <= now() - make_interval(secs => $5::int))) AS disable,
                 (u.ok AND w2.status = 'active' AND w2.notify_on_recovery) AS recovered,
                 CASE WHEN u.gone THEN 'gone' ELSE 'failing' END AS reason
            FROM webhook_endpoints w2
-           JOIN unnest($1::uuid[], $2::bool[], $3::bool[], $4::timestamptz[]) AS u(id, ok, gone, first_failure) ON u.id = w2.id
+           JOIN unnest($1::uuid[], $2::bool[], $3::bool[], $4::float8[]) AS u(id, ok, gone, first_failure_ms) ON u.id = w2.id
        ) x
       WHERE w.id = x.id
       RETURNING w.id, x.disable AS disabled, x.recovered, x.reason`,

@@ -6,7 +6,7 @@
 // session, the person as Actor, CSRF and `no-store` come from there.
 //
 // No rule lives here. Every action calls the API's own WebhookService (the
-// same instance as routes/webhooks.ts: createWebhookService), so roles
+// same instance as routes/webhooks.ts: delivery/producers.ts), so roles
 // (`requireRole('partner')`: partners and admins, editors 403), tenancy
 // (partners their organisation's endpoints, in SQL; admins all; another
 // organisation's endpoint 404), the URL policy, the endpoint cap, audit

@@ -1,14 +1,9 @@
 // HTTP surface of partner webhooks (contract §5). Thin: schemas validate,
-// WebhookService does the work. This plugin also owns the API process's
-// share of webhook delivery — the HTTP client test pings use, the queue
-// resends go to — and the webhook metrics on /metrics.
+// WebhookService does the work. The service, with the queue and HTTP client
+// behind it, is built by delivery/producers.ts, not here.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
-import type { Config } from '../config.js'
-import type { Pool } from '../db/pool.js'
 import { organisationLimit, PARTNER_ACTION_LIMITS } from '../plugins/public-rate-limit.js'
 import { IdParams, problems } from '../schemas/common.js'
 import {
@@ -16,12 +11,7 @@ import {
   RotateSecretSchema, WebhookAttemptSchema, WebhookDeliveryPageSchema, WebhookDeliverySchema, WebhookPageSchema, WebhookSchema,
   WebhookWithSecretSchema, type Webhook,
 } from '../schemas/webhook.js'
-import { etagOf, WebhookService } from '../services/webhooks.js'
-import { WebhookDeliverer } from '../webhooks/deliverer.js'
-import { WebhookHttpClient } from '../webhooks/http-client.js'
-import { AttemptMetrics, registerWebhookMetrics } from '../webhooks/metrics.js'
-import { createWebhookQueue, type WebhookJob } from '../webhooks/queue.js'
-import { VERSION } from '../version.js'
+import { etagOf, type WebhookService } from '../services/webhooks.js'
 
 const secured: Record<string, string[]>[] = [{ apiKey: [] }]
 const NoBody = Type.Object({}, { additionalProperties: false, description: 'no body, or `{}`' })
@@ -36,36 +26,10 @@ function withEtag<T extends Webhook>(reply: FastifyReply, webhook: T): T {
   return webhook
 }
 
-/**
- * The process's one WebhookService with what it needs (the HTTP client test
- * pings use, the queue resends go to, the attempt metrics), closed with
- * `fastify`. The API routes below and the console's partner portal
- * (routes/console-webhooks.ts) share it: one set of rules, one client.
- */
-export function createWebhookService(fastify: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis }): WebhookService {
-  const { config, pool, redis } = opts
-  // Created on first use: building the app offline (npm run openapi) must open no connection.
-  let created: Queue<WebhookJob> | undefined
-  const queue = () => (created ??= createWebhookQueue(redis, config.queuePrefix))
-  const client = new WebhookHttpClient({
-    allowPrivateNetworks: config.webhook.allowPrivateNetworks, timeoutMs: config.webhook.timeoutMs,
-    userAgent: `UrgentAppeals-Webhooks/${VERSION}`, connectionsPerOrigin: 4,
-  })
-  const metrics = new AttemptMetrics(redis, config.queuePrefix)
-  const deliverer = new WebhookDeliverer({ config, pool, client, queue, logger: fastify.log, metrics })
-  const webhooks = new WebhookService({ pool, config, queue, deliverer, logger: fastify.log })
-  registerWebhookMetrics(fastify.metrics, fastify.refreshedGauges, { db: pool, redis, prefix: config.queuePrefix, queue })
-  fastify.addHook('onClose', async () => {
-    await metrics.flush()
-    await client.close()
-    await created?.close()
-  })
-  return webhooks
-}
-
-export async function webhookRoutes(fastify: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis; webhooks?: WebhookService }) {
+/** `webhooks`: the app's one WebhookService (delivery/producers.ts), shared with the console's partner portal. */
+export async function webhookRoutes(fastify: FastifyInstance, opts: { webhooks: WebhookService }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const webhooks = opts.webhooks ?? createWebhookService(fastify, opts)
+  const { webhooks } = opts
 
   const partner = app.requireRole('partner')
 

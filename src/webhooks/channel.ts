@@ -7,7 +7,7 @@ import type { Pool, Queryable } from '../db/pool.js'
 import type { DeliveryChannel } from '../delivery/channel.js'
 import type { EventRow } from '../repositories/events.js'
 import { claimOverdue, freezeWebhookAudience, pendingIds, reviveStaleSending } from '../repositories/webhook-deliveries.js'
-import { chunk, PRIORITY, type WebhookJob } from './queue.js'
+import { chunk, firstAttemptsJobId, PRIORITY, reconcileJobId, type WebhookJob } from './queue.js'
 
 /** A due row without a run for this long is presumed to have lost its job. */
 const OVERDUE_SECONDS = 30
@@ -33,7 +33,7 @@ export class WebhookChannel implements DeliveryChannel {
     if (ids.length === 0) return 0
     // No priority: BullMQ serves these before every prioritised retry.
     await this.deps.queue.addBulk(chunk(ids).map((part) => ({
-      name: 'deliver', data: { ids: part, trigger: 'scheduled' as const }, opts: { jobId: `wh-${event.id}-${part[0]}` },
+      name: 'deliver', data: { ids: part, trigger: 'scheduled' as const }, opts: { jobId: firstAttemptsJobId(event.id, part[0]!) },
     })))
     return ids.length
   }
@@ -48,9 +48,9 @@ export class WebhookChannel implements DeliveryChannel {
       const fresh = overdue.filter((r) => r.attempts === 0).map((r) => r.id)
       const retries = overdue.filter((r) => r.attempts > 0).map((r) => r.id)
       await queue.addBulk([
-        ...chunk(fresh).map((ids) => ({ name: 'deliver', data: { ids, trigger: 'scheduled' as const }, opts: { jobId: `whc-${ids[0]}-${stamp}` } })),
+        ...chunk(fresh).map((ids) => ({ name: 'deliver', data: { ids, trigger: 'scheduled' as const }, opts: { jobId: reconcileJobId(ids[0]!, stamp) } })),
         ...chunk(retries).map((ids) => ({
-          name: 'retry', data: { ids, trigger: 'scheduled' as const }, opts: { jobId: `whc-${ids[0]}-${stamp}`, priority: PRIORITY.retry },
+          name: 'retry', data: { ids, trigger: 'scheduled' as const }, opts: { jobId: reconcileJobId(ids[0]!, stamp), priority: PRIORITY.retry },
         })),
       ])
     }

@@ -51,6 +51,7 @@ export async function startWebhookDelivery(deps: ChannelWorkerDeps): Promise<Run
     channel,
     async close() {
       await worker.close()
+      await deliverer.close()
       await metrics.flush()
       await queue.close()
       await emailQueue.close()

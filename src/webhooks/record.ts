@@ -1,0 +1,135 @@
+// Owns recording webhook outcomes, the last stage: ONE batcher per process
+// collects finished rows from every chunk job (and test ping) and writes them
+// every BATCH_ROWS rows or BATCH_DELAY_MS, whichever comes first; then
+// re-enqueues retries, counts the metrics and hands over endpoint-health
+// transitions (a notice is owed). A batch that changes no endpoint (only
+// successes, on endpoints that were healthy when claimed) is one statement
+// (repositories/webhook-deliveries.ts recordFailureFree); any other batch
+// is one transaction with the endpoint health, the skipping of a disabled
+// endpoint's rows and its audit entry. Each row's promise
+// settles when its batch has committed: a chunk job completes only after
+// its outcomes are durable (at-least-once).
+import type { Queue } from 'bullmq'
+import type { Config } from '../config.js'
+import type { Pool, Queryable } from '../db/pool.js'
+import { withTransaction } from '../db/pool.js'
+import type { Logger } from '../logger.js'
+import { recordAudit } from '../repositories/audit-log.js'
+import {
+  applyEndpointHealth, insertAttempts, recordFailureFree, recordOutcomes, skipUnfinished, type EndpointHealth, type HealthTransition,
+} from '../repositories/webhook-deliveries.js'
+import type { AttemptMetrics } from './metrics.js'
+import { changesNoEndpoint, endpointHealth, type Finished } from './outcome.js'
+import { PRIORITY, retryJobId, type WebhookJob } from './queue.js'
+
+/** Rows per write: one statement's arrays stay small, a fan-out's rows share few round trips. */
+const BATCH_ROWS = 500
+/** The longest a finished row waits to be written (a job's completion waits for it too). */
+const BATCH_DELAY_MS = 50
+
+export interface RecorderDeps {
+  config: Readonly<Config>
+  pool: Pool
+  /** Where retries are enqueued; if Redis refuses, the reconciler re-enqueues them. */
+  queue: () => Queue<WebhookJob>
+  logger: Pick<Logger, 'info' | 'warn'>
+  metrics?: AttemptMetrics
+  /** Called after a batch disabled or recovered an endpoint (a notice is owed). */
+  onTransitions?: (transitions: HealthTransition[]) => void
+}
+
+interface Waiting { item: Finished; done: (error?: unknown) => void }
+
+export class OutcomeRecorder {
+  private waiting: Waiting[] = []
+  private timer: NodeJS.Timeout | undefined
+  /** Serialised: each endpoint's outcomes are applied in the order they happened. */
+  private chain: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly deps: RecorderDeps) {}
+
+  /** Resolves once the row's outcome is committed (and its retry, if any, enqueued); rejects if the write failed. */
+  record(item: Finished): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ item, done: (error) => (error === undefined ? resolve() : reject(error)) })
+      if (this.waiting.length >= BATCH_ROWS) this.flush()
+      else this.timer ??= setTimeout(() => this.flush(), BATCH_DELAY_MS)
+    })
+  }
+
+  /** Writes `items` now as one batch (after what is already waiting); their attempt ids, in order (a test ping answers with its attempt). */
+  recordNow(items: Finished[]): Promise<number[]> {
+    this.flush()
+    const write = this.chain.then(() => this.write(items, true))
+    this.chain = write.catch(() => {})
+    return write
+  }
+
+  /** Writes whatever is waiting (shutdown). */
+  async close(): Promise<void> {
+    this.flush()
+    await this.chain
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const batch = this.waiting
+    if (batch.length === 0) return
+    this.waiting = []
+    this.chain = this.chain.then(() => this.write(batch.map((w) => w.item), false)).then(
+      () => { for (const w of batch) w.done() },
+      (error: unknown) => { for (const w of batch) w.done(error ?? new Error('webhook outcomes not recorded')) },
+    )
+  }
+
+  /** One batch: outcomes (and endpoint health) committed; then retries, metrics, notices. */
+  private async write(items: Finished[], returnIds: boolean): Promise<number[]> {
+    if (items.length === 0) return []
+    const { pool, logger } = this.deps
+    const attempts = items.flatMap((i) => (i.attempt ? [i.attempt] : []))
+    const outcomes = items.map((i) => i.outcome)
+    const health = endpointHealth(items, Date.now())
+    let attemptIds: number[] = []
+    let transitions: HealthTransition[]
+    if (changesNoEndpoint(items) && !returnIds) {
+      // The common case: one statement. Endpoints flagged since their claim (another batch's failure) come back to be applied.
+      const flagged = new Set(await recordFailureFree(pool, attempts, outcomes, health.map((h) => h.endpointId)))
+      transitions = flagged.size === 0 ? []
+        : await withTransaction(pool, (tx) => this.applyHealth(tx, health.filter((h) => flagged.has(h.endpointId))))
+    } else {
+      ({ attemptIds, transitions } = await withTransaction(pool, async (tx) => {
+        const attemptIds = await insertAttempts(tx, attempts)
+        await recordOutcomes(tx, outcomes)
+        return { attemptIds, transitions: await this.applyHealth(tx, health) }
+      }))
+    }
+    const disabled = new Set(transitions.filter((t) => t.disabled).map((t) => t.id))
+    const retries = items.filter((i) => i.outcome.status === 'retrying' && !disabled.has(i.row.endpointId))
+    if (retries.length > 0) {
+      const now = Date.now()
+      await this.deps.queue().addBulk(retries.map((i) => ({
+        name: 'retry',
+        data: { ids: [i.row.id], trigger: 'scheduled' as const },
+        opts: { delay: Math.max(0, i.outcome.nextAttemptAt! - now), priority: PRIORITY.retry, jobId: retryJobId(i.row.id, i.row.attempts + 1) },
+      }))).catch((err: unknown) => logger.warn({ err }, 'could not enqueue webhook retries; the reconciler will'))
+    }
+    this.deps.metrics?.record(items.flatMap((i) => (i.result ? [i.result] : [])), outcomes.map((o) => o.status))
+    if (transitions.length > 0) {
+      for (const t of transitions) {
+        logger.info({ endpointId: t.id, reason: t.reason }, t.disabled ? 'webhook endpoint disabled' : 'webhook endpoint recovered')
+      }
+      this.deps.onTransitions?.(transitions)
+    }
+    return attemptIds
+  }
+
+  /** Endpoint health in the caller's transaction: a disabled endpoint's unfinished rows are skipped and the disablement audited. */
+  private async applyHealth(tx: Queryable, health: EndpointHealth[]): Promise<HealthTransition[]> {
+    const transitions = await applyEndpointHealth(tx, health, this.deps.config.webhook.disableAfterSeconds)
+    const disabled = transitions.filter((t) => t.disabled)
+    await skipUnfinished(tx, disabled.map((t) => t.id))
+    for (const t of disabled) await recordAudit(tx, null, 'webhook.disable', 'webhook', t.id, { reason: t.reason })
+    return transitions
+  }
+}
