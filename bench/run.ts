@@ -344,26 +344,57 @@ interface ReadCase {
   name: string
   ours: string
   raw: string
+  /** A bare route answering ours' exact bytes with ours' response headers too: how much of the gap is the headers (a diagnostic in the details). */
+  rawSameHeaders?: string
   target: number
   /** Appended to the measure text. */
   note?: string
   details?: Record<string, unknown>
 }
 
-/** Each case in turn: a warm-up of both, then ours and the bare route at the same settings; one row each. */
-async function compareReads(scenario: string, cases: ReadCase[]): Promise<void> {
+/** Redis's own process, to count its CPU time. */
+async function redisPid(): Promise<number> {
+  return Number(/process_id:(\d+)/.exec(await redis!.info('server'))![1])
+}
+
+/**
+ * Each case in turn: a warm-up of both, then ours and the bare route at the
+ * same settings; one row each. CPU µs per request of `serve`, of Redis (the
+ * public rate limit's counters) and of the bare server go in the details:
+ * on a shared machine they say more about the cost than req/s does.
+ */
+async function compareReads(scenario: string, cases: ReadCase[], pids: { serve: number; bare: number }): Promise<void> {
   const settings = { connections: 10, pipelining: 1, duration: READ_SECONDS }
+  const redisProcess = await redisPid()
   for (const c of cases) {
     await cannon({ url: c.ours, connections: 10, duration: 1 }) // warm-up
     await cannon({ url: c.raw, connections: 10, duration: 1 })
+    const before = { serve: cpuSnapshot([pids.serve]), redis: cpuSnapshot([redisProcess]) }
     const ours = await cannon({ url: c.ours, ...settings })
+    const oursCpu = { serve: cpuSince(before.serve, [pids.serve]), redis: cpuSince(before.redis, [redisProcess]) }
+    const bareBefore = cpuSnapshot([pids.bare])
     const raw = await cannon({ url: c.raw, ...settings })
+    const bareCpu = cpuSince(bareBefore, [pids.bare])
+    const perRequest = (seconds: number, n: number) => round((1e6 * seconds) / Math.max(1, n), 0)
+    let sameHeaders: Record<string, number> | undefined
+    if (c.rawSameHeaders) {
+      await cannon({ url: c.rawSameHeaders, connections: 10, duration: 1 })
+      const before = cpuSnapshot([pids.bare])
+      const r = await cannon({ url: c.rawSameHeaders, ...settings })
+      sameHeaders = { reqPerSecond: round(r.requests.average, 0), ratio: round(ours.requests.average / r.requests.average), cpuMicrosecondsPerRequest: perRequest(cpuSince(before, [pids.bare]), r.requests.total) }
+    }
     const ratio = ours.requests.average / raw.requests.average
     rows.push({
       scenario, measure: `${c.name}, req/s (autocannon ${settings.connections} connections, ${settings.duration} s)${c.note ? `; ${c.note}` : ''}`,
       ours: round(ours.requests.average, 0), baseline: round(raw.requests.average, 0), unit: 'req/s',
       ratio: round(ratio), target: `ratio ≥ ${c.target}`, met: ratio >= c.target,
-      details: { oursP99Ms: ours.latency.p99, baselineP99Ms: raw.latency.p99, ...c.details },
+      details: {
+        oursP99Ms: ours.latency.p99, baselineP99Ms: raw.latency.p99, ...c.details,
+        cpuMicrosecondsPerRequest: {
+          serve: perRequest(oursCpu.serve, ours.requests.total), redis: perRequest(oursCpu.redis, ours.requests.total), bare: perRequest(bareCpu, raw.requests.total),
+        },
+        ...(sameHeaders ? { bareWithOurHeaders: sameHeaders } : {}),
+      },
     })
   }
 }
@@ -373,15 +404,22 @@ async function scenarioApiReads(): Promise<void> {
   let id = ''
   for (let i = 0; i < 25; i++) id = (await createPublished(ctx)).id
   const serve = await startServeProcess(ctx)
-  const one = await (await fetch(`${serve.base}/v1/appeals/${id}`)).json()
+  const oneRes = await fetch(`${serve.base}/v1/appeals/${id}`)
+  const oneText = await oneRes.text()
+  const one = JSON.parse(oneText) as unknown
+  // Every header ours sends but those Node writes itself: security headers, rate-limit counts, ETag.
+  const ownHeaders = Object.fromEntries([...oneRes.headers].filter(([name]) => !['date', 'connection', 'keep-alive', 'content-length', 'content-type', 'transfer-encoding'].includes(name)))
   const list = await (await fetch(`${serve.base}/v1/appeals?limit=20`)).json() as { items: unknown[] }
   if (list.items.length !== 20) throw new Error(`list returned ${list.items.length} items`)
-  const bare = await baseline({ cmd: 'fastify', routes: { '/one': one, '/list': list } }, 30_000)
+  const bare = await baseline({
+    cmd: 'fastify', routes: { '/one': one, '/list': list },
+    bodies: { '/one-with-headers': { body: oneText, type: oneRes.headers.get('content-type') ?? 'application/json', headers: ownHeaders } },
+  }, 30_000)
   const bareBase = `http://127.0.0.1:${bare.result.port}`
   await compareReads('API reads', [
-    { name: 'GET /v1/appeals/{id}', ours: `${serve.base}/v1/appeals/${id}`, raw: `${bareBase}/one`, target: 0.7 },
+    { name: 'GET /v1/appeals/{id}', ours: `${serve.base}/v1/appeals/${id}`, raw: `${bareBase}/one`, rawSameHeaders: `${bareBase}/one-with-headers`, target: 0.7 },
     { name: 'GET /v1/appeals (list of 20)', ours: `${serve.base}/v1/appeals?limit=20`, raw: `${bareBase}/list`, target: 0.3 },
-  ])
+  ], { serve: serve.child.pid, bare: bare.child.pid })
   await bare.child.stop()
   await serve.child.stop()
 }
@@ -430,7 +468,7 @@ async function scenarioPublicReads(): Promise<void> {
     { name: `GET /appeals/{id} (HTML page, ${kb('/page')})`, ours: `${serve.base}${paths.page}`, raw: `${bareBase}/page`, target: 0.5, note, details: details('/page') },
     { name: `GET /feeds/appeals.atom (${entries.atom} entries, ${kb('/atom')})`, ours: `${serve.base}${paths.atom}`, raw: `${bareBase}/atom`, target: 0.5, note, details: details('/atom') },
     { name: `GET /feeds/appeals.json (${entries.json} items, ${kb('/json')})`, ours: `${serve.base}${paths.json}`, raw: `${bareBase}/json`, target: 0.5, note, details: details('/json') },
-  ])
+  ], { serve: serve.child.pid, bare: bare.child.pid })
   await bare.child.stop()
   await serve.child.stop()
 }

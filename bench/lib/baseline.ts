@@ -4,7 +4,8 @@
 //   undici     — `request` of the same body to the same URLs at the same
 //     concurrency and connections per origin as the webhook pipeline;
 //   fastify    — bare Fastify routes answering the same documents (JSON
-//     serialised by Fastify) or the same bytes under the same Content-Type.
+//     serialised by Fastify) or the same bytes under the same Content-Type
+//     (and, for a diagnostic, the same response headers).
 // The runner sends one task over IPC and gets one result back.
 import nodemailer from 'nodemailer'
 import { Agent, request } from 'undici'
@@ -60,7 +61,9 @@ async function runUndici(task: UndiciTask): Promise<BaselineResult> {
 async function runFastify(task: FastifyTask): Promise<BaselineResult> {
   const app = Fastify({ logger: false })
   for (const [path, doc] of Object.entries(task.routes ?? {})) app.get(path, async () => doc)
-  for (const [path, { body, type }] of Object.entries(task.bodies ?? {})) app.get(path, async (_request, reply) => reply.type(type).send(body))
+  for (const [path, { body, type, headers }] of Object.entries(task.bodies ?? {})) {
+    app.get(path, headers ? async (_request, reply) => reply.headers(headers).type(type).send(body) : async (_request, reply) => reply.type(type).send(body))
+  }
   await app.listen({ host: '127.0.0.1', port: 0 })
   return { port: (app.server.address() as { port: number }).port }
 }

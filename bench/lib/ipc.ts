@@ -36,8 +36,8 @@ export interface FastifyTask {
   cmd: 'fastify'
   /** Path → JSON document to answer with (serialised by Fastify, as a JSON route is). */
   routes?: Record<string, unknown>
-  /** Path → exact bytes and Content-Type to answer with (a page or feed as the service rendered it). */
-  bodies?: Record<string, { body: string; type: string }>
+  /** Path → exact bytes and Content-Type to answer with (a page or feed as the service rendered it), and optionally the same response headers. */
+  bodies?: Record<string, { body: string; type: string; headers?: Record<string, string> }>
 }
 
 export type BaselineTask = NodemailerTask | UndiciTask | FastifyTask
