@@ -6,7 +6,9 @@ import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import type { Logger } from '../logger.js'
 import { processFanout } from '../jobs/fan-out.js'
-import { createWorkerRedis, QUEUE, queueKeyPrefix, WORKER_LOCKS, type FanoutJob } from '../queue/queues.js'
+import { adoptLegacyJobs, createWorkerRedis, QUEUE, queueKeyPrefix, WORKER_LOCKS, type FanoutJob } from '../queue/queues.js'
+import { EMAIL_QUEUE } from '../email/queue.js'
+import { WEBHOOK_QUEUE } from '../webhooks/queue.js'
 import type { DeliveryChannel } from './channel.js'
 import { startEmailDelivery } from '../email/worker.js'
 import { startWebhookDelivery } from '../webhooks/worker.js'
@@ -28,6 +30,11 @@ const RECONCILE_EVERY_MS = 10_000
 export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningDelivery> {
   const { config, pool, logger } = deps
   const connection = createWorkerRedis(config.redisUrl)
+  // Jobs still under the old shared `{ua}` tag move to their queue's own keys.
+  // Not awaited: while Redis is down the commands wait for it (this connection queues them).
+  adoptLegacyJobs(connection, config.queuePrefix, [QUEUE.fanout, EMAIL_QUEUE, WEBHOOK_QUEUE])
+    .then((moved) => { if (Object.keys(moved).length > 0) logger.warn({ moved }, 'moved jobs left under the old {ua} queue keys') })
+    .catch((err: unknown) => logger.warn({ err }, 'could not move jobs left under the old {ua} queue keys'))
   const closables: Closable[] = []
 
   const webhooks = await startWebhookDelivery({ config, pool, logger, connection })

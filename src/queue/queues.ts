@@ -113,3 +113,50 @@ export function createFanoutQueue(connection: Redis, namespace: string): Queue<F
   queue.on('error', () => {})
   return queue
 }
+
+/** Where every queue lived before each had its own hash tag: `{ua}:<queue>:…`, all in one slot. */
+export const legacyQueuePrefix = (namespace: string) => `{${namespace.replace(/[{}]/g, '')}}`
+
+/** Jobs moved per round, and rounds per queue: a bounded start-up step. */
+const ADOPT_PAGE = 500
+const ADOPT_ROUNDS = 200
+
+/**
+ * After an upgrade from the shared `{ua}` tag: moves the jobs still waiting
+ * or delayed under the old keys to each queue's own keys — same name, data,
+ * job id, priority and remaining delay — and removes the old copies. The
+ * reconciler would re-enqueue deliveries and confirmations from Postgres
+ * (the truth) anyway, about 20 s later; a fan-out job it would not, since
+ * nothing in Postgres tells an event whose fan-out has not run yet from one
+ * that has. Every worker runs this at start: two at once add the same job
+ * ids (the second add is a no-op). A job an old worker is running stays
+ * with it. Returns how many jobs moved, per queue.
+ */
+export async function adoptLegacyJobs(connection: Redis, namespace: string, queueNames: readonly string[]): Promise<Record<string, number>> {
+  const moved: Record<string, number> = {}
+  for (const name of queueNames) {
+    const legacy = new Queue(name, { connection, prefix: legacyQueuePrefix(namespace) })
+    const current = new Queue(name, { connection, prefix: queueKeyPrefix(namespace, name) })
+    legacy.on('error', () => {})
+    current.on('error', () => {})
+    try {
+      for (let round = 0; round < ADOPT_ROUNDS; round++) {
+        const jobs = (await legacy.getJobs(['waiting', 'prioritized', 'delayed'], 0, ADOPT_PAGE - 1)).filter((job) => job?.id !== undefined)
+        if (jobs.length === 0) break
+        const now = Date.now()
+        await current.addBulk(jobs.map((job) => ({
+          name: job.name,
+          data: job.data as unknown,
+          // BullMQ refuses an all-digit custom id: such a job (none of ours) gets a new one.
+          opts: { ...job.opts, jobId: /^\d+$/.test(job.id!) ? undefined : job.id, delay: Math.max(0, job.timestamp + job.delay - now) },
+        })))
+        await Promise.all(jobs.map((job) => job.remove().catch(() => {}))) // taken by an old worker meanwhile: it runs there
+        moved[name] = (moved[name] ?? 0) + jobs.length
+      }
+    } finally {
+      await legacy.close()
+      await current.close()
+    }
+  }
+  return moved
+}
