@@ -70,6 +70,6 @@ tap.test('the HTTP client itself: guard on refuses before connecting; guard off 
   }
   t.equal(receiver.connections(), 0, 'no connection while the guard is on')
   const reached = await off.post(receiver.url('/control'), {}, body)
-  t.match(reached, { ok: true, statusCode: 204, address: null })
+  t.match(reached, { ok: true, statusCode: 204, address: '127.0.0.1' }, 'the peer is recorded for any request that connected')
   t.equal(receiver.connections(), 1, 'the control request did connect: the receiver was reachable all along')
 })
