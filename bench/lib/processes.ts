@@ -24,11 +24,15 @@ export interface Child {
 /**
  * `node --import tsx <script> …args` from the repository root, with IPC;
  * `plain`: without tsx, for compiled JavaScript (the service under test runs
- * from dist/ as deployed: tsx's loader alone costs ~40 MB of RSS).
+ * from dist/ as deployed: tsx's loader alone costs ~40 MB of RSS); `nice`:
+ * at that lower CPU priority.
  */
-export function spawnNode(script: string, args: string[], options: { env?: Record<string, string>; nodeArgs?: string[]; plain?: boolean } = {}): Child {
+export function spawnNode(script: string, args: string[], options: { env?: Record<string, string>; nodeArgs?: string[]; plain?: boolean; nice?: number } = {}): Child {
   const loader = options.plain ? [] : ['--import', 'tsx']
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, script, ...args], {
+  const command = [process.execPath, ...(options.nodeArgs ?? []), ...loader, script, ...args]
+  // Under nice(1), which execs node in place (same pid): every thread of node starts at that priority.
+  if (options.nice) command.unshift('nice', '-n', String(options.nice))
+  const proc = spawn(command[0]!, command.slice(1), {
     cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   children.add(proc)
