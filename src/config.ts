@@ -37,6 +37,8 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false', description: 'reverse proxies trusted for the client address: false, or a comma list of addresses/CIDRs' }),
   METRICS_TOKEN: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._~+/-]{32,512}=*$', description: 'bearer token that GET /metrics requires' })),
   PUBLIC_CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^[^,]+(,[^,]+)*$', description: 'origins whose pages may call the public JSON endpoints from a browser' })),
+  BOUNCE_DOMAIN: Type.Optional(Type.String({ pattern: '^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$', description: 'domain of the per-message return path bounces+<token>@BOUNCE_DOMAIN' })),
+  BOUNCE_SMTP_PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: 'port on which the worker receives bounce and complaint reports by SMTP' })),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -67,6 +69,12 @@ export interface Config {
     retryScheduleSeconds: number[]
     maxPerSecond: number
     dkim: { domain: string; selector: string; privateKey: string } | null
+    /**
+     * BOUNCE_DOMAIN (lower case): alert mail goes out with the envelope sender
+     * `bounces+<token>@domain` (email/return-path.ts); null: MAIL_FROM's address.
+     * BOUNCE_SMTP_PORT: where the worker listens for DSN and ARF reports; null: it does not.
+     */
+    bounce: { domain: string | null; smtpPort: number | null }
   }
   publicRateLimitPerMinute: number
   /**
@@ -131,6 +139,8 @@ const EXPECTED: Record<keyof Env, string> = {
   METRICS_TOKEN: 'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. `openssl rand -base64 32`)',
   PUBLIC_CORS_ORIGINS: 'must be a comma list of origins, each http(s)://host[:port] with no path, e.g. https://ngo.example,https://www.ngo.example '
     + '(not *: every origin allowed is named)',
+  BOUNCE_DOMAIN: 'must be a domain name whose MX (or relay route) reaches the bounce listener, e.g. bounces.ngo.example',
+  BOUNCE_SMTP_PORT: 'must be a TCP port, 1-65535',
 }
 
 const schedule = (s: string) => s.split(',').map((n) => Number(n.trim()))
@@ -219,6 +229,8 @@ export function loadConfig(
   if (trustProxy === undefined) bad('TRUST_PROXY')
   const corsOrigins = e.PUBLIC_CORS_ORIGINS === undefined ? [] : parsePublicCorsOrigins(e.PUBLIC_CORS_ORIGINS)
   if (corsOrigins === undefined) bad('PUBLIC_CORS_ORIGINS')
+  const bounceSmtpPort = e.BOUNCE_SMTP_PORT === undefined ? null : Number(e.BOUNCE_SMTP_PORT)
+  if (bounceSmtpPort !== null && !(bounceSmtpPort >= 1 && bounceSmtpPort <= 65535)) bad('BOUNCE_SMTP_PORT')
   for (const name of ['DATABASE_URL', 'SMTP_URL', 'PUBLIC_BASE_URL'] as const) {
     if (e[name] !== undefined && !URL.canParse(e[name]!)) bad(name)
   }
@@ -262,6 +274,7 @@ export function loadConfig(
       dkim: dkimSet === 3
         ? { domain: e.DKIM_DOMAIN!, selector: e.DKIM_SELECTOR!, privateKey: e.DKIM_PRIVATE_KEY! }
         : null,
+      bounce: { domain: e.BOUNCE_DOMAIN?.toLowerCase() ?? null, smtpPort: bounceSmtpPort },
     },
     publicRateLimitPerMinute: Number(e.PUBLIC_RATE_LIMIT),
     trustProxy: trustProxy ?? false,

@@ -43,6 +43,8 @@ const CONTRACT_DEFAULTS: Record<string, string | undefined> = {
   TRUST_PROXY: 'false',
   METRICS_TOKEN: undefined,
   PUBLIC_CORS_ORIGINS: undefined,
+  BOUNCE_DOMAIN: undefined,
+  BOUNCE_SMTP_PORT: undefined,
   // Not in the contract's table: a limit the contract leaves to us (issue 9), documented in the README.
   WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '25',
 }
@@ -72,7 +74,7 @@ t.test('an empty environment yields every documented default', async (t) => {
       disableAfterSeconds: 259200,
       maxEndpointsPerOrganisation: 25,
     },
-    email: { retryScheduleSeconds: [30, 120, 600, 3600, 21600], maxPerSecond: 0, dkim: null },
+    email: { retryScheduleSeconds: [30, 120, 600, 3600, 21600], maxPerSecond: 0, dkim: null, bounce: { domain: null, smtpPort: null } },
     publicRateLimitPerMinute: 60,
     trustProxy: false,
     metricsToken: null,

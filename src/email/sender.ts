@@ -32,6 +32,8 @@ import { renderEnrolment, SLOT_ENROL } from './enrolment-message.js'
 import { findEnrolmentForMail } from '../repositories/people.js'
 import { deriveEnrolmentToken } from '../auth/console-tokens.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
+import { alertEnvelopeSender } from './return-path.js'
+import { alertFeedbackId } from './feedback-id.js'
 import { ClusterCounters, tally } from '../lib/cluster-counters.js'
 import { DELIVERY_FIELD } from './metrics.js'
 import { OutcomeRecorder, type Withdrawn } from './outcome-recorder.js'
@@ -116,8 +118,8 @@ export class EmailSender {
     return template
   }
 
-  private async send(to: string, raw: Buffer | Readable): Promise<void> {
-    await this.deps.transport.sendMail({ envelope: { from: this.from.address, to: [to] }, raw })
+  private async send(to: string, raw: Buffer | Readable, envelopeFrom = this.from.address): Promise<void> {
+    await this.deps.transport.sendMail({ envelope: { from: envelopeFrom, to: [to] }, raw })
   }
 
   async processAlert(eventId: string, ids: number[]): Promise<Record<string, number>> {
@@ -148,11 +150,12 @@ export class EmailSender {
     const messageId = (deliveryId: number, ofEvent: string) => `d${deliveryId}.${ofEvent.toLowerCase()}@${this.from.domain}`
     // A change of metadata is a one-line note to those who have had the appeal, the whole appeal to those who have not.
     const noteOnly = isMetadataOnly(payload)
+    const feedbackId = await alertFeedbackId(pool, { type: payload.type, appealId: event.appealId }, payload.data.appeal!.reference, this.listId)
     const render = (r: ClaimedRecipient): Buffer => {
       const firstAlert = noteOnly && r.threadRoot === null
       const template = this.template(`${eventId}|${r.language}${firstAlert ? '|whole' : ''}`, () => {
         const message = renderAlert(payload, r.language, { listId: this.listId, firstAlert })
-        return new MimeTemplate({ from: config.mailFrom, ...message.spec }, this.from)
+        return new MimeTemplate({ from: config.mailFrom, ...message.spec, headers: { ...message.spec.headers, 'Feedback-ID': feedbackId } }, this.from)
       })
       const manage = `${config.publicBaseUrl}/subscriptions/${deriveToken(config.secretsKey, 'manage', r.manageNonce)}`
       return template.render({
@@ -202,7 +205,8 @@ export class EmailSender {
   private async sendOne(r: ClaimedRecipient, raw: Readable): Promise<SendOutcome> {
     const base = { id: r.id, attempt: r.attempts, hardBounce: false }
     try {
-      await this.send(r.email, raw)
+      // The per-message return path (BOUNCE_DOMAIN): a later DSN names this delivery.
+      await this.send(r.email, raw, alertEnvelopeSender(this.deps.config, this.from.address, r.id))
       return { ...base, status: 'sent', error: null, retryInSeconds: null }
     } catch (error) {
       // Held back by the lane: the appeal was withdrawn while this mail waited for its turn.
