@@ -250,8 +250,9 @@ t.test('delivery progress counts per channel and status, with an ETA while sendi
   const url = `/v1/appeals/${appeal.id}/deliveries`
   const { rows: [event] } = await ctx.pool.query<{ id: string }>('SELECT id FROM events WHERE appeal_id = $1', [appeal.id])
   const insert = (channel: string, status: string, n: number, attempts: number, updatedAgo = '0 seconds') => ctx.pool.query(
-    `INSERT INTO deliveries (event_id, channel, recipient_id, status, attempts, updated_at)
-     SELECT $1, $2, gen_random_uuid(), $3, $4, now() - $5::interval FROM generate_series(1, $6)`,
+    `INSERT INTO deliveries (event_id, channel, recipient_id, status, attempts, updated_at, completed_at)
+     SELECT $1, $2, gen_random_uuid(), $3, $4, now() - $5::interval,
+            CASE WHEN $3 NOT IN ('pending', 'retrying', 'sending') THEN now() - $5::interval END FROM generate_series(1, $6)`,
     [event!.id, channel, status, attempts, updatedAgo, n])
 
   await insert('email', 'pending', 3, 0)
@@ -271,7 +272,7 @@ t.test('delivery progress counts per channel and status, with an ETA while sendi
   const eta = Date.parse(progress.eta)
   t.ok(eta >= before + 59_000 && eta <= Date.now() + 61_000, `three pending at 0.05/s: about a minute from now (${progress.eta})`)
 
-  await ctx.pool.query(`UPDATE deliveries SET status = 'delivered', attempts = 1, updated_at = now() WHERE status = 'pending'`)
+  await ctx.pool.query(`UPDATE deliveries SET status = 'delivered', attempts = 1, updated_at = now(), completed_at = now() WHERE status = 'pending'`)
   progress = expectStatus(t, await ctx.request('editor', 'GET', url), 200)
   t.equal(progress.pending, 0)
   t.equal(progress.eta, null, 'done: no ETA')

@@ -2,6 +2,9 @@
 // event, channel and recipient): the status vocabulary of each channel, and
 // the SQL that does not depend on the channel. Channel work (freeze, claim,
 // outcomes, sweeps) stays in webhook-deliveries.ts and email-deliveries.ts.
+// Every writer keeps `completed_at` set exactly on final rows (a CHECK holds
+// it): unfinished rows are found as `completed_at IS NULL`, through
+// deliveries_unfinished_idx (migration 012, which says why).
 import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
 
@@ -39,7 +42,7 @@ export async function closeUnsent(db: Queryable, channel: Channel, recipientId: 
   close: { status: 'suppressed' | 'skipped'; error?: string; inFlight?: boolean }): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE deliveries SET status = $3, last_error = coalesce($4, last_error), completed_at = now(), updated_at = now(), next_attempt_at = NULL
-      WHERE channel = $1 AND recipient_id = $2 AND status = ANY($5::text[])`,
+      WHERE channel = $1 AND recipient_id = $2 AND completed_at IS NULL AND status = ANY($5::text[])`,
     [channel, recipientId, close.status, close.error ?? null, close.inFlight ? UNFINISHED_STATUSES : ['pending', 'retrying']])
   return rowCount ?? 0
 }

@@ -239,7 +239,8 @@ export async function reviveSending(db: Queryable, ids: number[]): Promise<numbe
 }
 
 /**
- * Rows the reconciler must re-enqueue: due (`pending`, or `retrying` whose
+ * Rows the reconciler must re-enqueue (read through deliveries_unfinished_idx,
+ * hence `completed_at IS NULL`): due (`pending`, or `retrying` whose
  * time has come) and handed to a queue longer ago than `staleSeconds`.
  * Rows stuck in `sending` (a worker died mid-chunk) become due again first:
  * delivery is at-least-once. Marks what it returns as queued now.
@@ -247,11 +248,11 @@ export async function reviveSending(db: Queryable, ids: number[]): Promise<numbe
 export async function takeStaleDue(db: Queryable, staleSeconds: number, limit: number): Promise<{ id: number; eventId: string; attempts: number }[]> {
   await db.query(
     `UPDATE deliveries SET status = 'retrying', next_attempt_at = now(), updated_at = now()
-      WHERE channel = 'email' AND status = 'sending' AND updated_at < now() - interval '15 minutes'`)
+      WHERE channel = 'email' AND completed_at IS NULL AND status = 'sending' AND updated_at < now() - interval '15 minutes'`)
   const { rows } = await db.query<{ id: number; eventId: string; attempts: number }>(
     `WITH due AS (
        SELECT id FROM deliveries
-        WHERE channel = 'email' AND status IN ('pending', 'retrying')
+        WHERE channel = 'email' AND completed_at IS NULL AND status IN ('pending', 'retrying')
           AND coalesce(next_attempt_at, created_at) <= now()
           AND (queued_at IS NULL OR queued_at < now() - make_interval(secs => $1))
         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED

@@ -340,7 +340,7 @@ export async function reviveStaleSending(db: Queryable, olderThanSeconds: number
   const result = await db.query(
     `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
             next_attempt_at = now(), updated_at = now()
-      WHERE channel = 'webhook' AND status = 'sending' AND updated_at < now() - make_interval(secs => $1::int)`,
+      WHERE channel = 'webhook' AND completed_at IS NULL AND status = 'sending' AND updated_at < now() - make_interval(secs => $1::int)`,
     [olderThanSeconds])
   return result.rowCount ?? 0
 }
@@ -350,7 +350,7 @@ export async function claimOverdue(db: Queryable, graceSeconds: number, limit: n
   const { rows } = await db.query<{ id: number; attempts: number }>(
     `WITH due AS (
        SELECT id FROM deliveries
-        WHERE channel = 'webhook' AND status IN ('pending', 'retrying')
+        WHERE channel = 'webhook' AND completed_at IS NULL AND status IN ('pending', 'retrying')
           AND coalesce(next_attempt_at, created_at) <= now() - make_interval(secs => $1::int)
           AND (queued_at IS NULL OR queued_at <= now() - make_interval(secs => $1::int))
         ORDER BY next_attempt_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED)
