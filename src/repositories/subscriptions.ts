@@ -138,7 +138,8 @@ export async function appendConsent(
 
 /**
  * Pending → active (only while the confirmation is unexpired); lifts a
- * suppression a new opt-in may lift. The confirmation link is spent: its
+ * suppression a new opt-in may lift (a soft bounce too: the confirmation
+ * mail just arrived). The confirmation link is spent: its
  * nonce (from which the token is derived) and expiry go; only the lookup
  * hash stays, so that the old link can say it was used — never more.
  */
@@ -150,23 +151,28 @@ export async function activate(db: Queryable, id: string): Promise<boolean> {
   if (rowCount === 0) return false
   await db.query(
     `DELETE FROM email_suppressions x USING subscriptions s
-      WHERE s.id = $1 AND x.email_hash = s.email_hash AND x.reason IN ('unsubscribed', 'erased')`, [id])
+      WHERE s.id = $1 AND x.email_hash = s.email_hash AND x.reason IN ('unsubscribed', 'erased', 'soft-bounce')`, [id])
   return true
 }
+
+/** Weakest first: a suppression is only ever replaced by a stronger one. */
+const SUPPRESSION_STRENGTH = `ARRAY['unsubscribed', 'erased', 'soft-bounce', 'hard-bounce', 'complaint']`
 
 /**
  * Adds an address to the suppression list; a stronger reason already there
  * is kept. With `mailboxHash`, a blocking reason covers every spelling of
- * the mailbox for confirmation mail (subscribe checks both hashes).
+ * the mailbox for confirmation mail (subscribe checks both hashes). Says
+ * whether anything changed (new, or a stronger reason).
  */
-export async function suppress(db: Queryable, emailHash: Buffer, reason: SuppressionReason, mailboxHash: Buffer | null = null): Promise<void> {
-  await db.query(
+export async function suppress(db: Queryable, emailHash: Buffer, reason: SuppressionReason, mailboxHash: Buffer | null = null): Promise<boolean> {
+  const { rowCount } = await db.query(
     `INSERT INTO email_suppressions (email_hash, reason, mailbox_hash) VALUES ($1, $2, $3)
      ON CONFLICT (email_hash) DO UPDATE SET reason = EXCLUDED.reason, created_at = now(),
          mailbox_hash = coalesce(EXCLUDED.mailbox_hash, email_suppressions.mailbox_hash)
-       WHERE array_position(ARRAY['unsubscribed', 'erased', 'hard-bounce', 'complaint'], email_suppressions.reason)
-           < array_position(ARRAY['unsubscribed', 'erased', 'hard-bounce', 'complaint'], EXCLUDED.reason)`,
+       WHERE array_position(${SUPPRESSION_STRENGTH}, email_suppressions.reason)
+           < array_position(${SUPPRESSION_STRENGTH}, EXCLUDED.reason)`,
     [emailHash, reason, mailboxHash])
+  return (rowCount ?? 0) > 0
 }
 
 export async function markUnsubscribed(db: Queryable, id: string): Promise<boolean> {

@@ -7,7 +7,7 @@ export const SUBSCRIPTION_STATUSES = ['pending', 'active', 'unsubscribed'] as co
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number]
 export const SubscriptionStatus = StringEnum(SUBSCRIPTION_STATUSES, { title: 'SubscriptionStatus' })
 
-export const SUPPRESSION_REASONS = ['unsubscribed', 'erased', 'hard-bounce', 'complaint'] as const
+export const SUPPRESSION_REASONS = ['unsubscribed', 'erased', 'soft-bounce', 'hard-bounce', 'complaint'] as const
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number]
 
 export const MAX_FILTER_COUNTRIES = 60
