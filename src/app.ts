@@ -29,7 +29,6 @@ import { consoleAppeals } from './routes/console-appeals.js'
 import { consoleAppealActions } from './routes/console-appeal-actions.js'
 import { consoleRoutes } from './routes/console.js'
 import { consoleAdministration } from './routes/console-admin.js'
-import { enrolmentMailer } from './email/enrolment-mailer.js'
 import { feedRoutes } from './routes/feeds.js'
 import { FeedService } from './feeds/service.js'
 import { actionRoutes, publicActionRoutes } from './routes/actions.js'
@@ -119,23 +118,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(feedRoutes, { feeds: new FeedService(deps.pool, deps.config.publicBaseUrl), readCache })
   await app.register(eventRoutes, { prefix: '/v1', pool: deps.pool })
   await app.register(administrationRoutes, { prefix: '/v1', pool: deps.pool })
-  await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis })
-  // The queues and services that enqueue delivery work, built once: one WebhookService for the API and the console's partner portal.
+  // The queues and services that enqueue delivery work, built once: one WebhookService for the API and the console's partner portal,
+  // one SubscriptionService for the supporter routes and the public signup, one email queue for confirmations and enrolment mails.
   const producers = createDeliveryProducers({
     config: deps.config, pool: deps.pool, redis: deps.redis, logger: deps.logger, metrics: { registry: app.metrics, refreshed: app.refreshedGauges },
   })
   app.addHook('onClose', producers.close)
-  const { webhooks } = producers
+  const { webhooks, subscriptions, mailEnrolment } = producers
+  await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis, subscriptions })
   await app.register(webhookRoutes, { prefix: '/v1', webhooks })
   // People's sign-in (contract §9): cookies and sessions live in this plugin only, never under /v1.
   // Invitations and new links go out through the email queue (the link's id only; the worker derives the token).
-  const mailEnrolment = enrolmentMailer({ config: deps.config, redis: deps.redis, logger: deps.logger })
-  app.addHook('onClose', mailEnrolment.close)
   // An appeal's lifecycle actions are their own area, shown in the appeals area's Actions panel.
   const appealActions = consoleAppealActions({ config: deps.config, pool: deps.pool })
   await app.register(consoleRoutes, {
     config: deps.config, pool: deps.pool, mailEnrolment,
-    areas: [consoleAppeals({ config: deps.config, pool: deps.pool, actionsPanel: appealActions.panel }), appealActions.area, consoleWebhooks({ webhooks }), consoleAdministration({ config: deps.config, pool: deps.pool })],
+    areas: [consoleAppeals({ config: deps.config, pool: deps.pool, actionsPanel: appealActions.panel }), appealActions.area, consoleWebhooks({ webhooks }), consoleAdministration({ config: deps.config, pool: deps.pool, subscriptions })],
   })
   return app as unknown as FastifyInstance
 }

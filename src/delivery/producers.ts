@@ -12,6 +12,10 @@ import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import type { Logger } from '../logger.js'
 import type { RefreshedGauges } from '../plugins/metrics.js'
+import { enrolmentMailer, type EnrolmentMailer } from '../email/enrolment-mailer.js'
+import { registerEmailMetrics } from '../email/metrics.js'
+import { confirmationJob, createEmailQueue, type EmailJob } from '../email/queue.js'
+import { SubscriptionService } from '../services/subscriptions.js'
 import { WebhookService } from '../services/webhooks.js'
 import { WebhookDeliverer } from '../webhooks/deliverer.js'
 import { WebhookHttpClient } from '../webhooks/http-client.js'
@@ -31,6 +35,10 @@ export interface ProducerDeps {
 export interface DeliveryProducers {
   /** Partner webhooks: the one service behind /v1/webhooks and the console's partner portal. */
   webhooks: WebhookService
+  /** Supporters: the one service behind the subscription routes, the public signup and the staff subscriber list; it enqueues confirmation mails. */
+  subscriptions: SubscriptionService
+  /** The console's invitations and new sign-in links, on the same email queue. */
+  mailEnrolment: EnrolmentMailer
   /** Closes every producer's queues and clients (the app's onClose). */
   close(): Promise<void>
 }
@@ -40,8 +48,11 @@ interface Closable { close(): Promise<void> }
 export function createDeliveryProducers(deps: ProducerDeps): DeliveryProducers {
   const closables: Closable[] = []
   const webhooks = webhookProducer(deps, closables)
+  const { subscriptions, mailEnrolment } = emailProducer(deps, closables)
   return {
     webhooks,
+    subscriptions,
+    mailEnrolment,
     async close() {
       for (const c of closables) await c.close()
     },
@@ -66,4 +77,30 @@ function webhookProducer(deps: ProducerDeps, closables: Closable[]): WebhookServ
   // In this order: outcomes still waiting, then the counters they bumped, then the connections.
   closables.push(deliverer, { close: () => metrics.flush() }, client, { close: async () => { await created?.close() } })
   return new WebhookService({ pool, config, queue, deliverer, logger })
+}
+
+/**
+ * Email: one queue for every mail the API enqueues — supporters'
+ * confirmations (SubscriptionService) and the console's enrolment mails —
+ * and the email gauges. Alerts themselves are enqueued by the fan-out, in
+ * the worker.
+ */
+function emailProducer(deps: ProducerDeps, closables: Closable[]): { subscriptions: SubscriptionService; mailEnrolment: EnrolmentMailer } {
+  const { config, pool, redis, logger } = deps
+  let created: Queue<EmailJob> | undefined
+  const queue = () => (created ??= createEmailQueue(redis, config.queuePrefix))
+  const subscriptions = new SubscriptionService(pool, {
+    secretsKey: config.secretsKey,
+    publicBaseUrl: config.publicBaseUrl,
+    // Not awaited: the 202 must not wait on (or be timed by) Redis. A lost
+    // enqueue leaves confirmation_mailed_at empty and the reconciler re-sends.
+    onConfirmationDue(subscriptionId) {
+      const job = confirmationJob(subscriptionId, config.email.retryScheduleSeconds)
+      queue().add('confirmation', job.data, job.opts)
+        .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message }, subscriptionId }, 'confirmation mail not enqueued; the reconciler will'))
+    },
+  })
+  if (deps.metrics) registerEmailMetrics(deps.metrics.registry, deps.metrics.refreshed, { pool, redis, prefix: config.queuePrefix, queue })
+  closables.push({ close: async () => { await created?.close().catch(() => {}) } })
+  return { subscriptions, mailEnrolment: enrolmentMailer({ config, queue, logger }) }
 }

@@ -5,31 +5,23 @@
 // Best effort and quick: when Redis refuses, the answer is false and the
 // console still shows the admin the link to hand over.
 import type { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
 import type { Enrolment } from '../services/people.js'
-import { createEmailQueue, enrolmentJob, type EmailJob } from './queue.js'
+import { enrolmentJob, type EmailJob } from './queue.js'
 
-export interface EnrolmentMailer {
-  (enrolment: Enrolment): Promise<boolean>
-  /** Closes the queue's connection use (the app's onClose). */
-  close(): Promise<void>
-}
+export type EnrolmentMailer = (enrolment: Enrolment) => Promise<boolean>
 
-export function enrolmentMailer(o: { config: Readonly<Config>; redis: Redis; logger: Logger }): EnrolmentMailer {
-  // Created on first use: building the app (the OpenAPI document) connects to nothing.
-  let queue: Queue<EmailJob> | undefined
-  const mail = async (enrolment: Enrolment) => {
-    queue ??= createEmailQueue(o.redis, o.config.queuePrefix)
+/** `queue` is the API's email queue (delivery/producers.ts creates it on first use and closes it). */
+export function enrolmentMailer(o: { config: Readonly<Config>; queue: () => Queue<EmailJob>; logger: Logger }): EnrolmentMailer {
+  return async (enrolment) => {
     const job = enrolmentJob(enrolment.enrolmentId, o.config.email.retryScheduleSeconds)
     try {
-      await queue.add(job.name, job.data, job.opts)
+      await o.queue().add(job.name, job.data, job.opts)
       return true
     } catch (err) {
       o.logger.warn({ err: { message: (err as Error).message }, enrolmentId: enrolment.enrolmentId }, 'enrolment mail not enqueued; the link was shown instead')
       return false
     }
   }
-  return Object.assign(mail, { close: async () => { await queue?.close().catch(() => {}) } })
 }

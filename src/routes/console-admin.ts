@@ -22,7 +22,7 @@ import { AuditQuery } from '../schemas/administration.js'
 import { compileValidator } from '../plugins/problem-details.js'
 import { AdministrationService } from '../services/administration.js'
 import { AdminViews } from '../services/admin-views.js'
-import { SubscriptionService } from '../services/subscriptions.js'
+import type { SubscriptionService } from '../services/subscriptions.js'
 import type { AuditFilter } from '../repositories/audit-log.js'
 import {
   apiKeysPage, auditPage, revokeKeyPage, supportersPage, type ApiKeysData, type AuditFilterForm, type KeyForm, type OrganisationChoice,
@@ -60,14 +60,11 @@ function auditFilter(query: unknown): { form: AuditFilterForm; filter: AuditFilt
   return { form, filter }
 }
 
-export function consoleAdministration(deps: { config: Readonly<Config>; pool: Pool }): ConsoleArea {
+export function consoleAdministration(deps: { config: Readonly<Config>; pool: Pool; subscriptions: SubscriptionService }): ConsoleArea {
   return async (signed, { site, viewerOf }) => {
     const admin = new AdministrationService(deps.pool)
     const views = new AdminViews(deps.pool)
-    // Only `stats()` is used here: nothing is subscribed, so no confirmation mail is ever due.
-    const subscriptions = new SubscriptionService(deps.pool, {
-      secretsKey: deps.config.secretsKey, publicBaseUrl: deps.config.publicBaseUrl, onConfirmationDue() {},
-    })
+    const { subscriptions } = deps // the app's one service (delivery/producers.ts); only its stats are read here
     const adminOnly = { preHandler: signed.requireRole('admin') }
     const base = `${site.basePath}/console`
     const actorOf = (request: FastifyRequest): Actor => request.actor!
