@@ -116,9 +116,10 @@ export class WebhookDeliverer {
     return attemptId ?? null
   }
 
-  /** Writes what is still waiting (at shutdown, before the pool closes). */
-  close(): Promise<void> {
-    return this.recorder.close()
+  /** At shutdown, before the pool closes: writes what is still waiting and returns the withdrawal check's reserved client. */
+  async close(): Promise<void> {
+    await this.recorder.close()
+    await this.withdrawal.close()
   }
 
   private async attempt(row: ClaimedDelivery, trigger: AttemptTrigger, bodies: Bodies): Promise<Finished> {
