@@ -195,7 +195,8 @@ function buildService(): void {
 /**
  * `urgent-appeals worker` as a real process; resolves once it has started.
  * It runs at nice --worker-nice (10 unless told), as the README recommends
- * when the worker shares cores with `serve`: the API's reads go first.
+ * when the worker shares cores with `serve`: the API's reads go first. Its
+ * raw baselines (undici, nodemailer) run at the same nice.
  */
 async function startWorkerProcess(ctx: TestApp): Promise<Child> {
   const child = spawnNode(CLI, ['worker'], { env: serviceEnv(ctx), nodeArgs: nodeArgs('worker'), plain: true, nice: WORKER_NICE })
@@ -217,16 +218,17 @@ async function startServeProcess(ctx: TestApp): Promise<{ child: Child; base: st
 }
 
 /** Runs one task in a fresh child (bench/lib/ipc.ts serveOneTask); the child stays up for the caller to stop. */
-async function childTask<R extends { error?: string }>(script: string, task: object, timeoutMs: number, what: string, extraNodeArgs: string[] = []): Promise<{ result: R; child: Child }> {
-  const child = spawnNode(script, [], { nodeArgs: extraNodeArgs })
+async function childTask<R extends { error?: string }>(script: string, task: object, timeoutMs: number, what: string, extraNodeArgs: string[] = [], nice = 0): Promise<{ result: R; child: Child }> {
+  const child = spawnNode(script, [], { nodeArgs: extraNodeArgs, nice })
   const ipc = await ipcChild<boolean>(child)
   const result = await ipc.call<R>(task as Record<string, unknown>, timeoutMs)
   if (result.error) throw new Error(`${what}: ${result.error}`)
   return { result, child }
 }
 
+/** A raw baseline in a fresh child; the worker's (undici, nodemailer) at the worker's nice, so a ratio compares equals on a shared machine. */
 function baseline(task: BaselineTask, timeoutMs: number): Promise<{ result: BaselineResult; child: Child }> {
-  return childTask<BaselineResult>('bench/lib/baseline.ts', task, timeoutMs, `baseline ${task.cmd}`, nodeArgs(`baseline-${task.cmd}`))
+  return childTask<BaselineResult>('bench/lib/baseline.ts', task, timeoutMs, `baseline ${task.cmd}`, nodeArgs(`baseline-${task.cmd}`), task.cmd === 'fastify' ? 0 : WORKER_NICE)
 }
 
 /** A fresh database (cloned from the migrated template) with keys for each role; Redis emptied. */
