@@ -1,6 +1,9 @@
 // Owns the fan-out job: one per event (job id `fanout-<eventId>`), it asks
 // each channel in order — webhooks before email, so partners hear first —
-// to freeze its audience and enqueue chunk jobs. Safe to run twice.
+// to freeze its audience and enqueue chunk jobs. A channel's chunk jobs are
+// handed to Redis while the next channel freezes, so email's larger freeze
+// does not wait on the webhook enqueue. Safe to run twice: freezes insert
+// nothing twice and chunk job ids are idempotent.
 import type { Job } from 'bullmq'
 import type { Pool } from '../db/pool.js'
 import type { DeliveryChannel } from '../delivery/channel.js'
@@ -17,9 +20,14 @@ export async function processFanout(job: Pick<Job<FanoutJob>, 'data'>, deps: Fan
   const event = await findEventById(deps.pool, job.data.eventId)
   if (!event) return {} // never committed, or already gone: nothing to send
   const frozen: Record<string, number> = {}
+  const enqueued: Promise<number>[] = []
   for (const channel of deps.channels) {
     frozen[channel.name] = await channel.freeze(deps.pool, event)
-    await channel.enqueue(event)
+    const enqueue = channel.enqueue(event)
+    // Awaited below; until then a failure must not count as unhandled (it fails the job, which BullMQ retries).
+    enqueue.catch(() => {})
+    enqueued.push(enqueue)
   }
+  await Promise.all(enqueued)
   return frozen
 }
