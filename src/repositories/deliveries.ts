@@ -22,7 +22,6 @@ export const EMAIL_FINAL_STATUSES = ['sent', 'failed', 'suppressed', 'cancelled'
 
 /** Statuses that still have work to do, the same in both channels. */
 export const UNFINISHED_STATUSES = ['pending', 'sending', 'retrying'] as const satisfies readonly (WebhookStatus & EmailStatus)[]
-export type UnfinishedStatus = (typeof UNFINISHED_STATUSES)[number]
 
 export const isUnfinished = (status: string): boolean => (UNFINISHED_STATUSES as readonly string[]).includes(status)
 
