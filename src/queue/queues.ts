@@ -135,7 +135,10 @@ const ADOPT_ROUNDS = 200
 export async function adoptLegacyJobs(connection: Redis, namespace: string, queueNames: readonly string[]): Promise<Record<string, number>> {
   const moved: Record<string, number> = {}
   for (const name of queueNames) {
-    const legacy = new Queue(name, { connection, prefix: legacyQueuePrefix(namespace) })
+    // Nothing under the old keys (the usual case): no queue is opened, so none of its keys is written.
+    const lists = ['wait', 'prioritized', 'delayed'].map((list) => `${legacyQueuePrefix(namespace)}:${name}:${list}`)
+    if (await connection.exists(...lists) === 0) continue // one slot: the old tag is shared
+    const legacy = new Queue(name, { connection, prefix: legacyQueuePrefix(namespace), skipMetasUpdate: true })
     const current = new Queue(name, { connection, prefix: queueKeyPrefix(namespace, name) })
     legacy.on('error', () => {})
     current.on('error', () => {})

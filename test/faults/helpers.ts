@@ -34,17 +34,17 @@ export function roleEnv(vars: { DATABASE_URL: string; REDIS_URL: string; SMTP_UR
   })
 }
 
-/** Starts `urgent-appeals worker` and waits for its "worker started" line. */
-export async function startWorkerProcess(t: Tap, env: NodeJS.ProcessEnv): Promise<Running> {
+/** Starts `urgent-appeals worker` and waits (30 s unless told) for its "worker started" line. */
+export async function startWorkerProcess(t: Tap, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Running> {
   const worker = startCli(t, ['worker'], { env })
-  await worker.waitFor(/worker started/, 30_000)
+  await worker.waitFor(/worker started/, timeoutMs)
   return worker
 }
 
-/** Starts `urgent-appeals serve` on `port` and waits until it listens. */
-export async function startServeProcess(t: Tap, env: NodeJS.ProcessEnv): Promise<Running> {
+/** Starts `urgent-appeals serve` on `port` and waits (30 s unless told) until it listens. */
+export async function startServeProcess(t: Tap, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Running> {
   const serve = startCli(t, ['serve'], { env })
-  await serve.waitFor(/Server listening/, 30_000)
+  await serve.waitFor(/Server listening/, timeoutMs)
   return serve
 }
 

@@ -23,6 +23,7 @@ const PARTNERS = 20
 /** Published through API A before the kill, through B, and through A after it. */
 const BEFORE = 2
 const AFTER = 2
+const STARTUP_MS = 90_000
 
 tap.test('a fan-out on a 3-master Redis Cluster completes with nothing lost while an API process is killed', async (t) => {
   const cluster = await startRedisCluster(t, 3)
@@ -34,9 +35,10 @@ tap.test('a fan-out on a 3-master Redis Cluster completes with nothing lost whil
 
   const [portA, portB] = [await freePort(), await freePort()]
   const env = roleEnv({ DATABASE_URL: ctx.config.databaseUrl, REDIS_URL: cluster.url, SMTP_URL: sink.url, HOST: '127.0.0.1' })
+  // Four processes loading the sources at once on two shared cores: allow them more than the usual 30 s.
   const [, , , apiB] = await Promise.all([
-    startWorkerProcess(t, env), startWorkerProcess(t, env),
-    startServeProcess(t, { ...env, PORT: String(portA) }), startServeProcess(t, { ...env, PORT: String(portB) }),
+    startWorkerProcess(t, env, STARTUP_MS), startWorkerProcess(t, env, STARTUP_MS),
+    startServeProcess(t, { ...env, PORT: String(portA) }, STARTUP_MS), startServeProcess(t, { ...env, PORT: String(portB) }, STARTUP_MS),
   ])
 
   const call = (port: number, key: string, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) =>
@@ -83,6 +85,9 @@ tap.test('a fan-out on a 3-master Redis Cluster completes with nothing lost whil
   t.equal(apiB.child.signalCode, 'SIGKILL', 'API B is gone')
   const ready = await call(portA, ctx.keys.editor, 'GET', '/readyz')
   t.equal(ready.status, 200, 'API A stays ready on the cluster')
+  // A keyless read is counted by the public rate limit: its script runs on the cluster too.
+  const keyless = await fetch(`http://127.0.0.1:${portA}/v1/appeals`, { signal: AbortSignal.timeout(15_000) })
+  t.equal(keyless.status, 200, 'a public read answers')
 
   // Postgres is the truth: every appeal it holds as published must reach everyone.
   const { rows } = await ctx.pool.query<{ id: string }>(`SELECT id FROM appeals WHERE status = 'published'`)
@@ -132,8 +137,10 @@ tap.test('a fan-out on a 3-master Redis Cluster completes with nothing lost whil
   const holders = new Map<string, Set<number>>(queues.map((q) => [q, new Set()]))
   const perNode: Record<number, number> = {}
   let oldLayout = 0
+  let rateLimitKeys = 0
   for (const port of cluster.ports) {
     const keys = (await cluster.cli(port, '--scan', '--pattern', 'ua*')).split('\n').filter(Boolean)
+    rateLimitKeys += keys.filter((k) => k.startsWith('ua:public-rate-limit:')).length
     perNode[port] = Number((await cluster.cli(port, 'DBSIZE')).trim())
     for (const key of keys) {
       const queue = /^ua:\{([^}]+)\}:/.exec(key)?.[1]
@@ -146,6 +153,7 @@ tap.test('a fan-out on a 3-master Redis Cluster completes with nothing lost whil
   for (const [queue, ports] of holders) t.equal(ports.size, 1, `the ${queue} queue's keys are all on one master (one hash tag)`)
   t.ok(masters.size >= 2, `the queues are spread over ${masters.size} of the ${cluster.ports.length} masters`)
   t.equal(oldLayout, 0, 'no key under the old shared {ua} tag')
+  t.ok(rateLimitKeys >= 1, 'the public rate limit counted in the cluster')
   const slot = async (key: string) => Number((await cluster.cli(cluster.ports[0]!, 'CLUSTER', 'KEYSLOT', key)).trim())
   t.equal(await slot('ua:{email}:email:wait'), await slot('ua:{email}:email:active'), 'CLUSTER KEYSLOT: one queue, one slot')
   t.not(await slot('ua:{email}:email:wait'), await slot('ua:{webhook}:webhook:wait'), 'CLUSTER KEYSLOT: two queues, two slots')
