@@ -12,6 +12,7 @@ import { WEBHOOK_QUEUE } from '../webhooks/queue.js'
 import type { DeliveryChannel } from './channel.js'
 import { startEmailDelivery } from '../email/worker.js'
 import { startWebhookDelivery } from '../webhooks/worker.js'
+import { startReportListener } from '../email/report-listener.js'
 
 export interface DeliveryDeps {
   config: Readonly<Config>
@@ -29,6 +30,9 @@ const RECONCILE_EVERY_MS = 10_000
 
 export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningDelivery> {
   const { config, pool, logger } = deps
+  // Bounce and complaint reports by SMTP (BOUNCE_SMTP_PORT): first, so a port
+  // already taken stops the worker before anything else is opened.
+  const reports = config.email.bounce.smtpPort === null ? null : await startReportListener({ config, pool, logger })
   const connection = createWorkerRedis(config.redisUrl)
   // Jobs still under the old shared `{ua}` tag move to their queue's own keys.
   // Not awaited: while Redis is down the commands wait for it (this connection queues them).
@@ -36,6 +40,7 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
     .then((moved) => { if (Object.keys(moved).length > 0) logger.warn({ moved }, 'moved jobs left under the old {ua} queue keys') })
     .catch((err: unknown) => logger.warn({ err }, 'could not move jobs left under the old {ua} queue keys'))
   const closables: Closable[] = []
+  if (reports) closables.push(reports) // closed last of all (the list is reversed): reports still take effect while workers drain
 
   const webhooks = await startWebhookDelivery({ config, pool, logger, connection })
   closables.push(webhooks)
