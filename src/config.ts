@@ -2,7 +2,7 @@
 // §1.1), validated once at start, reported all at once, then frozen.
 import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
-import { createPrivateKey } from 'node:crypto'
+import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { isIP } from 'node:net'
 import proxyAddr from '@fastify/proxy-addr'
 
@@ -10,6 +10,8 @@ const Digits = (description: string, def: string) =>
   Type.String({ pattern: '^[0-9]{1,9}$', default: def, description })
 const Schedule = (description: string, def: string) =>
   Type.String({ pattern: '^[0-9]{1,7}( *, *[0-9]{1,7}){0,49}$', default: def, description })
+/** An SNS topic ARN: partition, region, 12-digit account, topic name (standard or FIFO). */
+const SNS_TOPIC_ARN = 'arn:aws(-cn|-us-gov)?:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?'
 const Bool = (description: string) =>
   Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false', description })
 
@@ -39,6 +41,11 @@ export const EnvSchema = Type.Object({
   PUBLIC_CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^[^,]+(,[^,]+)*$', description: 'origins whose pages may call the public JSON endpoints from a browser' })),
   BOUNCE_DOMAIN: Type.Optional(Type.String({ pattern: '^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$', description: 'domain of the per-message return path bounces+<token>@BOUNCE_DOMAIN' })),
   BOUNCE_SMTP_PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: 'port on which the worker receives bounce and complaint reports by SMTP' })),
+  SES_SNS_TOPIC_ARNS: Type.Optional(Type.String({ pattern: `^${SNS_TOPIC_ARN}( *, *${SNS_TOPIC_ARN}){0,19}$`, description: 'SNS topics whose signed SES notifications POST /v1/email-events/ses accepts' })),
+  POSTMARK_WEBHOOK_USER: Type.Optional(Type.String({ pattern: '^[^:\\s]{1,128}$', description: 'basic-auth user of POST /v1/email-events/postmark' })),
+  POSTMARK_WEBHOOK_PASSWORD: Type.Optional(Type.String({ pattern: '^\\S{16,256}$', description: 'basic-auth password of POST /v1/email-events/postmark' })),
+  MAILGUN_WEBHOOK_SIGNING_KEY: Type.Optional(Type.String({ pattern: '^\\S{16,256}$', description: 'Mailgun HTTP webhook signing key' })),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{40,400}={0,2}$', description: 'SendGrid signed event webhook verification key (base64 DER, ECDSA P-256)' })),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -76,6 +83,18 @@ export interface Config {
      */
     bounce: { domain: string | null; smtpPort: number | null }
   }
+  /**
+   * Provider event webhooks, POST /v1/email-events/{provider} (routes/email-events.ts).
+   * A provider left unset answers 404. sesTopicArns: SES_SNS_TOPIC_ARNS (empty: SES off);
+   * postmark: POSTMARK_WEBHOOK_USER and _PASSWORD; mailgunSigningKey: MAILGUN_WEBHOOK_SIGNING_KEY;
+   * sendgridPublicKey: SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER, as SendGrid shows it).
+   */
+  emailEvents: {
+    sesTopicArns: string[]
+    postmark: { user: string; password: string } | null
+    mailgunSigningKey: string | null
+    sendgridPublicKey: string | null
+  }
   publicRateLimitPerMinute: number
   /**
    * Fastify's `trustProxy`: false, or the addresses/CIDRs (or proxy-addr's
@@ -110,7 +129,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose values may hold credentials: never echoed in a message. */
-export const SECRET_VARIABLES: readonly (keyof Env)[] = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SECRETS_KEY', 'DKIM_PRIVATE_KEY', 'METRICS_TOKEN']
+export const SECRET_VARIABLES: readonly (keyof Env)[] = ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'SECRETS_KEY', 'DKIM_PRIVATE_KEY', 'METRICS_TOKEN', 'POSTMARK_WEBHOOK_PASSWORD', 'MAILGUN_WEBHOOK_SIGNING_KEY']
 
 /** What each variable must look like, in words an operator can act on. */
 const EXPECTED: Record<keyof Env, string> = {
@@ -141,6 +160,11 @@ const EXPECTED: Record<keyof Env, string> = {
     + '(not *: every origin allowed is named)',
   BOUNCE_DOMAIN: 'must be a domain name whose MX (or relay route) reaches the bounce listener, e.g. bounces.ngo.example',
   BOUNCE_SMTP_PORT: 'must be a TCP port, 1-65535',
+  SES_SNS_TOPIC_ARNS: 'must be a comma list of SNS topic ARNs, e.g. arn:aws:sns:eu-west-1:123456789012:ses-bounces',
+  POSTMARK_WEBHOOK_USER: 'must be 1-128 characters without spaces or a colon',
+  POSTMARK_WEBHOOK_PASSWORD: 'must be 16-256 characters without spaces (e.g. `openssl rand -base64 24`)',
+  MAILGUN_WEBHOOK_SIGNING_KEY: 'must be the HTTP webhook signing key from Mailgun\'s dashboard (16-256 characters, no spaces)',
+  SENDGRID_WEBHOOK_PUBLIC_KEY: 'must be the verification key SendGrid shows for the signed event webhook: base64 DER of an ECDSA P-256 public key',
 }
 
 const schedule = (s: string) => s.split(',').map((n) => Number(n.trim()))
@@ -240,7 +264,15 @@ export function loadConfig(
     // The signer (email/dkim.ts) signs rsa-sha256: another key type would stop the worker at start.
     try { if (createPrivateKey(e.DKIM_PRIVATE_KEY).asymmetricKeyType !== 'rsa') bad('DKIM_PRIVATE_KEY') } catch { bad('DKIM_PRIVATE_KEY') }
   }
+  if (e.SENDGRID_WEBHOOK_PUBLIC_KEY && !problems.has('SENDGRID_WEBHOOK_PUBLIC_KEY')) {
+    try {
+      const key = createPublicKey({ key: Buffer.from(e.SENDGRID_WEBHOOK_PUBLIC_KEY, 'base64'), format: 'der', type: 'spki' })
+      if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') bad('SENDGRID_WEBHOOK_PUBLIC_KEY')
+    } catch { bad('SENDGRID_WEBHOOK_PUBLIC_KEY') }
+  }
   const lines = [...problems.values()]
+  const postmark = (['POSTMARK_WEBHOOK_USER', 'POSTMARK_WEBHOOK_PASSWORD'] as const).filter((name) => e[name])
+  if (postmark.length === 1) lines.push(`POSTMARK_WEBHOOK_USER, POSTMARK_WEBHOOK_PASSWORD: set both or neither (only ${postmark[0]} set)`)
   const dkim = (['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'] as const).filter((name) => e[name])
   if (dkim.length !== 0 && dkim.length !== 3) {
     lines.push(`DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none (only ${dkim.join(' and ')} set)`)
@@ -275,6 +307,12 @@ export function loadConfig(
         ? { domain: e.DKIM_DOMAIN!, selector: e.DKIM_SELECTOR!, privateKey: e.DKIM_PRIVATE_KEY! }
         : null,
       bounce: { domain: e.BOUNCE_DOMAIN?.toLowerCase() ?? null, smtpPort: bounceSmtpPort },
+    },
+    emailEvents: {
+      sesTopicArns: e.SES_SNS_TOPIC_ARNS ? [...new Set(e.SES_SNS_TOPIC_ARNS.split(',').map((arn) => arn.trim()))] : [],
+      postmark: postmark.length === 2 ? { user: e.POSTMARK_WEBHOOK_USER!, password: e.POSTMARK_WEBHOOK_PASSWORD! } : null,
+      mailgunSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY ?? null,
+      sendgridPublicKey: e.SENDGRID_WEBHOOK_PUBLIC_KEY ?? null,
     },
     publicRateLimitPerMinute: Number(e.PUBLIC_RATE_LIMIT),
     trustProxy: trustProxy ?? false,

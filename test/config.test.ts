@@ -45,6 +45,11 @@ const CONTRACT_DEFAULTS: Record<string, string | undefined> = {
   PUBLIC_CORS_ORIGINS: undefined,
   BOUNCE_DOMAIN: undefined,
   BOUNCE_SMTP_PORT: undefined,
+  SES_SNS_TOPIC_ARNS: undefined,
+  POSTMARK_WEBHOOK_USER: undefined,
+  POSTMARK_WEBHOOK_PASSWORD: undefined,
+  MAILGUN_WEBHOOK_SIGNING_KEY: undefined,
+  SENDGRID_WEBHOOK_PUBLIC_KEY: undefined,
   // Not in the contract's table: a limit the contract leaves to us (issue 9), documented in the README.
   WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '25',
 }
@@ -75,6 +80,7 @@ t.test('an empty environment yields every documented default', async (t) => {
       maxEndpointsPerOrganisation: 25,
     },
     email: { retryScheduleSeconds: [30, 120, 600, 3600, 21600], maxPerSecond: 0, dkim: null, bounce: { domain: null, smtpPort: null } },
+    emailEvents: { sesTopicArns: [], postmark: null, mailgunSigningKey: null, sendgridPublicKey: null },
     publicRateLimitPerMinute: 60,
     trustProxy: false,
     metricsToken: null,
@@ -193,8 +199,10 @@ t.test('a secret value is never echoed', async (t) => {
     SECRETS_KEY: 'S3cretKeyMaterialButTooShort=',
     DKIM_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\nS3cretNotAKey\n-----END PRIVATE KEY-----',
     METRICS_TOKEN: 'S3cretMetricsToken',
+    POSTMARK_WEBHOOK_PASSWORD: 'S3cret postmark password',
+    MAILGUN_WEBHOOK_SIGNING_KEY: 'S3cret mailgun',
   }
-  const error = configError({ ...secrets, DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua' })
+  const error = configError({ ...secrets, DKIM_DOMAIN: 'ngo.example', DKIM_SELECTOR: 'ua', POSTMARK_WEBHOOK_USER: 'postmark' })
   t.same(error.problems.map((p) => p.split(':')[0]).sort(), Object.keys(secrets).sort(), 'each is reported')
   t.same([...SECRET_VARIABLES].sort(), Object.keys(secrets).sort(), 'these are the secret variables')
   t.notMatch(error.message, /S3cret/, 'no secret in the message')
