@@ -15,6 +15,7 @@ import { pino } from 'pino'
 import { SOFT_BOUNCE_LIMIT } from '../src/services/email-reports.js'
 import { deliveryIdFromReturnPath } from '../src/email/return-path.js'
 import { startReportListener } from '../src/email/report-listener.js'
+import { createPool } from '../src/db/pool.js'
 import { anAppeal, createPublished } from './helpers/liaoning.js'
 import { emailProgress, eventually, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
 
@@ -247,5 +248,27 @@ t.test('the worker takes DSN and ARF reports by SMTP at BOUNCE_SMTP_PORT', async
     t.match(log, new RegExp(`"deliveryId":${hard.deliveryId}`), 'the applied report is logged by delivery id')
     t.match(log, /"kind":"hard-bounce"/)
     t.notMatch(log, /example\.org|bounces\+/, 'no supporter address and no return path in the log')
+  })
+
+  await t.test('Postgres away: 451, so the sending relay keeps the report and retries', async (t) => {
+    const closedPool = createPool(stack.config.databaseUrl, { max: 1 })
+    await closedPool.end()
+    const ownPort = await freePort()
+    const config = { ...stack.config, email: { ...stack.config.email, bounce: { domain: DOMAIN, smtpPort: ownPort } } }
+    const listener = await startReportListener({ config, pool: closedPool, logger: pino({ level: 'silent' }) })
+    t.teardown(() => listener.close())
+    const keep = await alertOf(stack, 'keep@example.org', first)
+    const failed = dsn({ returnPath: keep.returnPath, recipient: 'keep@example.org', action: 'failed', status: '5.1.1', original: keep.raw })
+    t.match(await send(ownPort, keep.returnPath, failed), { ok: false, code: 451, command: 'DATA' })
+    t.equal((await state(stack, 'keep@example.org')).suppressed, null, 'nothing applied')
+  })
+
+  await t.test('the worker does not start on a bad setup', async (t) => {
+    const noDomain = { ...stack.config, email: { ...stack.config.email, bounce: { domain: null, smtpPort: await freePort() } } }
+    await t.rejects(startReportListener({ config: noDomain, pool: stack.pool, logger: pino({ level: 'silent' }) }), /BOUNCE_DOMAIN/,
+      'BOUNCE_SMTP_PORT without BOUNCE_DOMAIN')
+    const taken = { ...stack.config, email: { ...stack.config.email, bounce: { domain: DOMAIN, smtpPort: port } } }
+    await t.rejects(startReportListener({ config: taken, pool: stack.pool, logger: pino({ level: 'silent' }) }), { code: 'EADDRINUSE' },
+      'a port already taken')
   })
 })
