@@ -1,12 +1,19 @@
-// The fan-out job's order of work, with recording channels in place of the
-// webhook and email channels (the event comes from a real publish): webhooks
-// are frozen first, and email's freeze does not wait while the webhook
-// chunk jobs are handed to Redis; a failed enqueue still fails the job.
+// The fan-out job's order of work (the event comes from a real publish):
+// with recording channels, webhooks are frozen first and email's freeze does
+// not wait while the webhook chunk jobs are handed to Redis, and a failed
+// enqueue still fails the job; with the real webhook channel and worker, the
+// head start reaches the first partners before a large audience is frozen.
+import pino from 'pino'
 import tap from 'tap'
 import type { DeliveryChannel } from '../src/delivery/channel.js'
+import { createPool } from '../src/db/pool.js'
 import { processFanout } from '../src/jobs/fan-out.js'
+import { createWorkerRedis } from '../src/queue/queues.js'
+import { startWebhookDelivery } from '../src/webhooks/worker.js'
 import { buildTestApp } from './helpers/context.js'
 import { createPublished } from './helpers/liaoning.js'
+import { startReceiver } from './helpers/receiver.js'
+import { createEndpoint, eventually } from './helpers/webhooks.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -55,4 +62,43 @@ tap.test('a failed enqueue fails the job (BullMQ retries it), after the later ch
   await t.rejects(processFanout({ data: { eventId } }, { pool: ctx.pool, channels }), /Redis refused/)
   t.ok(log.includes('email freeze'), 'email was frozen: the retry finds it frozen and enqueues it again')
   t.same(await processFanout({ data: { eventId: 'msg_00000000000000000000000000' } }, { pool: ctx.pool, channels }), {}, 'an event that is not there: nothing to do')
+})
+
+tap.test('head start: the first partners are called while the rest of a large audience is still being frozen; each once', async (t) => {
+  const ctx = await buildTestApp(t, { WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '100' })
+  const receiver = await startReceiver(t)
+  const endpoints = 40
+  for (let i = 0; i < endpoints; i++) await createEndpoint(ctx, { url: receiver.url(`/p/${i}`) })
+  // The webhook worker alone (no relay: this test runs the fan-out itself).
+  const pool = createPool(ctx.config.databaseUrl, { max: 6 })
+  const connection = createWorkerRedis(ctx.config.redisUrl)
+  const webhooks = await startWebhookDelivery({ config: ctx.config, pool, logger: pino({ level: 'silent' }), connection })
+  t.teardown(async () => { await webhooks.close(); connection.disconnect(); await pool.end() })
+  const eventId = await publishedEventId(ctx)
+  // The real channel, its audience freeze made as slow as a large audience's.
+  const real = webhooks.channel
+  let frozenAt = 0
+  const channel: DeliveryChannel = {
+    name: 'webhook',
+    ...(real.headStart ? { headStart: (event) => real.headStart!(event) } : {}),
+    async freeze(db, event) {
+      await sleep(1000)
+      const n = await real.freeze(db, event)
+      frozenAt = Date.now()
+      return n
+    },
+    enqueue: (event) => real.enqueue(event),
+    reconcile: () => real.reconcile(),
+  }
+  t.same(await processFanout({ data: { eventId } }, { pool: ctx.pool, channels: [channel] }), { webhook: endpoints }, 'every partner frozen once')
+  await receiver.waitFor(() => receiver.requests.length >= endpoints, 10_000, 'every partner')
+  const early = receiver.requests.filter((r) => r.at < frozenAt).length
+  t.ok(early >= 1, `${early} partners called before the audience was frozen`)
+  await eventually(async () => {
+    const { rows } = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries WHERE event_id = $1 AND status = 'delivered'`, [eventId])
+    return rows[0]!.n === endpoints
+  }, 10_000, 'every delivery recorded')
+  await sleep(300) // a second job over the head rows would have sent by now
+  t.equal(receiver.requests.length, endpoints, 'each partner called exactly once, though the head rows were in two jobs')
+  t.equal(new Set(receiver.requests.map((r) => r.path)).size, endpoints)
 })

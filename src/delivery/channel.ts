@@ -17,6 +17,12 @@ export interface DeliveryChannel {
    * Must be idempotent: a retried fan-out inserts nothing twice.
    */
   freeze(db: Queryable, event: EventRow): Promise<number>
+  /**
+   * Optional, before `freeze`: freezes the first few recipients and enqueues
+   * their job, so their attempts start while the rest of a large audience is
+   * frozen; returns how many rows were new. Idempotent like the others.
+   */
+  headStart?(event: EventRow): Promise<number>
   /** Enqueues chunk jobs (ids only) for the event's undelivered rows; idempotent by job id. */
   enqueue(event: EventRow): Promise<number>
   /**

@@ -1,9 +1,11 @@
 // Owns the fan-out job: one per event (job id `fanout-<eventId>`), it asks
 // each channel in order — webhooks before email, so partners hear first —
-// to freeze its audience and enqueue chunk jobs. A channel's chunk jobs are
-// handed to Redis while the next channel freezes, so email's larger freeze
-// does not wait on the webhook enqueue. Safe to run twice: freezes insert
-// nothing twice and chunk job ids are idempotent.
+// to freeze its audience and enqueue chunk jobs. A channel with a head
+// start freezes and enqueues its first few recipients before the rest, so
+// the first attempts do not wait for a large audience's freeze. A channel's
+// chunk jobs are handed to Redis while the next channel freezes, so email's
+// larger freeze does not wait on the webhook enqueue. Safe to run twice:
+// freezes insert nothing twice and chunk job ids are idempotent.
 import type { Job } from 'bullmq'
 import type { Pool } from '../db/pool.js'
 import type { DeliveryChannel } from '../delivery/channel.js'
@@ -22,7 +24,8 @@ export async function processFanout(job: Pick<Job<FanoutJob>, 'data'>, deps: Fan
   const frozen: Record<string, number> = {}
   const enqueued: Promise<number>[] = []
   for (const channel of deps.channels) {
-    frozen[channel.name] = await channel.freeze(deps.pool, event)
+    const ahead = channel.headStart ? await channel.headStart(event) : 0
+    frozen[channel.name] = ahead + await channel.freeze(deps.pool, event)
     const enqueue = channel.enqueue(event)
     // Awaited below; until then a failure must not count as unhandled (it fails the job, which BullMQ retries).
     enqueue.catch(() => {})

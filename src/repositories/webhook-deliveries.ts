@@ -48,9 +48,10 @@ export async function countWebhookAudience(db: Queryable, f: WebhookAudienceFilt
  * minimum urgency of the appeal as the event carries it (the appeal row for
  * events without one, i.e. appeal.withdrawn). `webhook.test` goes to the
  * endpoint named in its data only. Disabled endpoints get `skipped` rows,
- * which `recover` can bring back.
+ * which `recover` can bring back. With `limit`, only the first `limit`
+ * matching endpoints (in id order): fan-out's head start.
  */
-export async function freezeWebhookAudience(db: Queryable, eventId: string): Promise<number> {
+export async function freezeWebhookAudience(db: Queryable, eventId: string, limit?: number): Promise<number> {
   const result = await db.query(
     `WITH ev AS (
        SELECT e.id, e.type, e.organisation_id,
@@ -72,8 +73,8 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string): Pro
             CASE WHEN w.status = 'active' THEN NULL ELSE 'endpoint disabled' END,
             CASE WHEN w.status = 'active' THEN NULL ELSE now() END
        FROM ev JOIN webhook_endpoints w ON ${ENDPOINT_MATCHES_EVENT}
-     ORDER BY w.id
-     ON CONFLICT (event_id, channel, recipient_id) DO NOTHING`, [eventId])
+     ORDER BY w.id${limit === undefined ? '' : ' LIMIT $2'}
+     ON CONFLICT (event_id, channel, recipient_id) DO NOTHING`, limit === undefined ? [eventId] : [eventId, limit])
   return result.rowCount ?? 0
 }
 

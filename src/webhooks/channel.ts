@@ -7,11 +7,13 @@ import type { Pool, Queryable } from '../db/pool.js'
 import type { DeliveryChannel } from '../delivery/channel.js'
 import type { EventRow } from '../repositories/events.js'
 import { claimOverdue, freezeWebhookAudience, pendingIds, reviveStaleSending } from '../repositories/webhook-deliveries.js'
-import { chunk, firstAttemptsJobId, PRIORITY, reconcileJobId, type WebhookJob } from './queue.js'
+import { chunk, firstAttemptsJobId, headStartJobId, PRIORITY, reconcileJobId, type WebhookJob } from './queue.js'
 
 /** A due row without a run for this long is presumed to have lost its job. */
 const OVERDUE_SECONDS = 30
 const RECONCILE_LIMIT = 5000
+/** Partners frozen and enqueued ahead of the rest (one chunk job's worth of requests at once): their attempts start while the rest is frozen. */
+const HEAD_START = 32
 
 export class WebhookChannel implements DeliveryChannel {
   readonly name = 'webhook' as const
@@ -23,6 +25,15 @@ export class WebhookChannel implements DeliveryChannel {
     /** Hands owed disable/recovery notices to the email queue again (a lost job, a Redis flush). */
     queueNotices?: () => Promise<number>
   }) {}
+
+  async headStart(event: EventRow): Promise<number> {
+    const frozen = await freezeWebhookAudience(this.deps.pool, event.id, HEAD_START)
+    const ids = (await pendingIds(this.deps.pool, event.id)).slice(0, HEAD_START)
+    if (ids.length > 0) {
+      await this.deps.queue.add('deliver', { ids, trigger: 'scheduled' }, { jobId: headStartJobId(event.id) })
+    }
+    return frozen
+  }
 
   freeze(db: Queryable, event: EventRow): Promise<number> {
     return freezeWebhookAudience(db, event.id)
