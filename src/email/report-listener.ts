@@ -149,9 +149,10 @@ export async function startReportListener(deps: ReportListenerDeps, limits: Part
     })
   })
   const address = server.server.address()
-  log.info({ port: typeof address === 'object' && address ? address.port : port }, 'listening for bounce and complaint reports')
+  const bound = typeof address === 'object' && address ? address.port : port
+  log.info({ port: bound }, 'listening for bounce and complaint reports')
   return {
-    port: typeof address === 'object' && address ? address.port : port,
+    port: bound,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
 }
