@@ -8,7 +8,7 @@
 // tokens and other recipients are refused at RCPT, an oversized message at
 // DATA, a flood at MAIL FROM; the log names delivery ids, never an address.
 import t from 'tap'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { createTransport } from 'nodemailer'
 import { pino } from 'pino'
@@ -248,6 +248,22 @@ t.test('the worker takes DSN and ARF reports by SMTP at BOUNCE_SMTP_PORT', async
     t.match(log, new RegExp(`"deliveryId":${hard.deliveryId}`), 'the applied report is logged by delivery id')
     t.match(log, /"kind":"hard-bounce"/)
     t.notMatch(log, /example\.org|bounces\+/, 'no supporter address and no return path in the log')
+  })
+
+  await t.test('a connection is closed after maxSessionMs, however it trickles', async (t) => {
+    const ownPort = await freePort()
+    const config = { ...stack.config, email: { ...stack.config.email, bounce: { domain: DOMAIN, smtpPort: ownPort } } }
+    const listener = await startReportListener({ config, pool: stack.pool, logger: pino({ level: 'silent' }) }, { maxSessionMs: 1_000 })
+    t.teardown(() => listener.close())
+    const socket = connect(ownPort, '127.0.0.1')
+    socket.on('error', () => {})
+    const trickle = setInterval(() => socket.write('NOOP\r\n'), 200) // never idle
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const started = Date.now()
+      const give = setTimeout(() => reject(new Error('still open after 10 s')), 10_000)
+      socket.once('close', () => { clearTimeout(give); resolve(Date.now() - started) })
+    }).finally(() => clearInterval(trickle))
+    t.ok(closedAfter < 10_000, 'closed by the listener while the client was still talking')
   })
 
   await t.test('Postgres away: 451, so the sending relay keeps the report and retries', async (t) => {

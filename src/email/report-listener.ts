@@ -5,6 +5,7 @@
 // within size, connection and rate limits, parses it (report-parser.ts) and
 // hands what it found to applyEmailReport — the one place a report takes
 // effect. Logs delivery ids and outcomes only: never an address.
+import type { Socket } from 'node:net'
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import type { Config } from '../config.js'
@@ -27,6 +28,8 @@ export interface ReportListenerLimits {
   maxRecipients: number
   /** Idle time before a connection is dropped. */
   socketTimeoutMs: number
+  /** Longest a connection may stay open, busy or not (a client trickling bytes would otherwise keep its slot). */
+  maxSessionMs: number
 }
 
 export const REPORT_LISTENER_LIMITS: Readonly<ReportListenerLimits> = Object.freeze({
@@ -36,6 +39,7 @@ export const REPORT_LISTENER_LIMITS: Readonly<ReportListenerLimits> = Object.fre
   messagesPerMinute: 600,
   maxRecipients: 5,
   socketTimeoutMs: 30_000,
+  maxSessionMs: 5 * 60_000,
 })
 
 export interface ReportListenerDeps {
@@ -139,6 +143,11 @@ export async function startReportListener(deps: ReportListenerDeps, limits: Part
     },
   })
   server.on('error', (err) => log.warn({ err }, 'bounce listener error'))
+  server.server.on('connection', (socket: Socket) => {
+    const deadline = setTimeout(() => socket.destroy(), l.maxSessionMs)
+    deadline.unref()
+    socket.once('close', () => clearTimeout(deadline))
+  })
 
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => reject(err)
