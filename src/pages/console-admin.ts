@@ -111,6 +111,7 @@ function who(e: AuditEntry, names: DisplayNames): SafeHtml {
     const k = names.apiKeys.get(e.apiKeyId)
     return html`API key ${k ? html`“${k.name}” <code>${k.prefix}…</code>` : e.apiKeyId}${role ? ` (${role})` : ''}`
   }
+  if (e.actorRole === 'service') return html`The service itself (automatic)`
   return html`Operator (command line)`
 }
 

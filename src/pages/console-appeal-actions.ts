@@ -7,7 +7,7 @@
 // language, and the live delivery progress. English only, like the rest
 // of the console; the frame is console-frame.ts.
 import type { FieldError } from '../errors.js'
-import type { AppealRead, DeliveryProgress } from '../schemas/appeal.js'
+import type { AppealRead, DeliveryProgress, EmailHealth } from '../schemas/appeal.js'
 import { EMAIL_STATUSES } from '../repositories/deliveries.js'
 import { DELIVERY_STATUSES } from '../schemas/webhook.js'
 import { endonym, t } from '../i18n/index.js'
@@ -253,6 +253,34 @@ ${d.previews.map((p) => html`<section aria-labelledby="mail-${p.language}">
 
 // ---- Delivery progress ----------------------------------------------------------------------------------
 
+/** A rate as a percentage for people: 0.0015 → "0.15 %", 0.2 → "20 %". */
+const percent = (rate: number) => `${Number((rate * 100).toFixed(2))} %`
+const KIND_NAMES = { 'hard-bounce': { rate: 'hard-bounce rate', reports: 'hard bounces' }, complaint: { rate: 'complaint rate', reports: 'spam complaints' } } as const
+
+/** The warnings an appeal got (once each, also in the audit log), with what to do about them. */
+function healthWarnings(h: EmailHealth): SafeHtml | '' {
+  if (h.warnings.length === 0) return ''
+  return html`<div class="notice error" role="alert" id="deliverability-warning">
+<h2>Deliverability warning</h2>
+<ul>${h.warnings.map((w) => html`<li data-warning="${w.kind}">The ${KIND_NAMES[w.kind].rate} passed ${percent(w.threshold)}: ${w.reports} ${KIND_NAMES[w.kind].reports} of ${w.sent} mails (${percent(w.rate)}) on ${dateTime(w.at)}.</li>`)}</ul>
+<p>Mailbox providers slow down or block a sender whose mail bounces or is reported as spam, and the next urgent appeal may not arrive. Those addresses are no longer mailed; check how they were collected (double opt-in only, no imported lists) before the next alert.</p>
+</div>`
+}
+
+/** Bounces and complaints reported after the relay accepted the mail (contract §10). */
+function healthTable(h: EmailHealth): SafeHtml {
+  const row = (label: string, key: string, n: number, rate: number | null, threshold: number | null) => html`<tr><th scope="row">${label}</th><td data-health="${key}">${n}</td>
+<td data-health="${key}-rate">${rate === null ? '—' : percent(rate)}${threshold !== null && rate !== null && rate > threshold ? html` <strong>(above ${percent(threshold)})</strong>` : ''}</td></tr>`
+  return html`<h2 id="health">Bounces and complaints</h2>
+<table class="counts" aria-labelledby="health">
+<thead><tr><th scope="col">Reported later</th><th scope="col">Count</th><th scope="col">Rate of ${h.sent} mails sent</th></tr></thead>
+<tbody>${row('Hard bounces', 'hard-bounces', h.hardBounces, h.hardBounceRate, h.thresholds.hardBounceRate)}
+${row('Soft bounces', 'soft-bounces', h.softBounces, h.softBounceRate, null)}
+${row('Spam complaints', 'complaints', h.complaints, h.complaintRate, h.thresholds.complaintRate)}</tbody>
+</table>
+<p class="muted">Relays report failures and complaints after accepting a mail. A warning is written to the audit log once when the hard-bounce rate passes ${percent(h.thresholds.hardBounceRate)} or the complaint rate ${percent(h.thresholds.complaintRate)} (with at least two reports of the kind). These counts update when the page is loaded.</p>`
+}
+
 const percentOf = (p: DeliveryProgress, done: boolean) => (p.total > 0 ? Math.floor(((p.total - p.pending) / p.total) * 100) : done ? 100 : 0)
 
 export function progressPage(site: ConsoleSite, d: { viewer: Viewer; appeal: AppealRead; progress: DeliveryProgress; done: boolean; stream: string; notice?: string }): string {
@@ -271,6 +299,7 @@ export function progressPage(site: ConsoleSite, d: { viewer: Viewer; appeal: App
     ? `All ${p.total} deliveries are done.`
     : `${completed} of ${p.total} deliveries done (${percent} %).`
   return frame(site, d.viewer, `Delivery progress: ${a.reference}`, html`${d.notice ? html`<div class="notice" role="status">${d.notice}</div>` : ''}${back(site, a)}
+${healthWarnings(p.emailHealth)}
 <p><strong>${a.title}</strong> — ${a.status}${a.publishedAt ? ` (published ${dateTime(a.publishedAt)})` : ''}.</p>
 <div data-progress-stream="${d.stream}" data-status="progress-status" data-live-text="{completed} of {total} deliveries done ({percent} %)." data-done-text="All {total} deliveries are done.">
 <label class="stacked" for="progress-bar">Deliveries done</label>
@@ -285,5 +314,6 @@ export function progressPage(site: ConsoleSite, d: { viewer: Viewer; appeal: App
 </table>
 <p>${p.ratePerSecond ? `About ${Math.round(p.ratePerSecond)} per second over the last minute${p.eta ? `; done by about ${dateTime(p.eta)}` : ''}. ` : ''}“I took action”: ${p.actionsTaken}.</p>
 <p><a href="${appealPath(site, a)}/progress" data-refresh>Refresh</a> (this page updates itself when scripts run).</p>
-</div>`, [`${site.basePath}${PROGRESS_SCRIPT_PATH}`])
+</div>
+${healthTable(p.emailHealth)}`, [`${site.basePath}${PROGRESS_SCRIPT_PATH}`])
 }

@@ -28,6 +28,19 @@ export async function recordAudit(
     [actor?.organisationId ?? null, actor?.keyId ?? null, actor?.personId ?? null, actor?.role ?? 'operator', action, resourceType, resourceId, details])
 }
 
+/** Who acted when the service itself writes an entry (e.g. a deliverability warning): no person, no key. */
+export const SERVICE_ROLE = 'service'
+
+/** An entry the service writes on its own, about a resource of `organisationId`. Call inside the transaction that saw it happen. */
+export async function recordServiceAudit(
+  db: Queryable, organisationId: string | null, action: string, resourceType: string, resourceId: string | null,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  await db.query(
+    `INSERT INTO audit_log (organisation_id, actor_role, action, resource_type, resource_id, details) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [organisationId, SERVICE_ROLE, action, resourceType, resourceId, details])
+}
+
 export interface AuditFilter {
   resourceType?: string
   resourceId?: string

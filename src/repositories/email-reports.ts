@@ -4,6 +4,7 @@
 // only as the keyed hash the suppression list uses; the decisions are made
 // in services/email-reports.ts.
 import type { Queryable } from '../db/pool.js'
+import { iso } from '../db/sql.js'
 
 export type ReportKind = 'hard-bounce' | 'soft-bounce' | 'complaint'
 export type ReportSource = 'smtp-dsn' | 'smtp-arf' | 'ses' | 'postmark' | 'mailgun' | 'sendgrid'
@@ -91,4 +92,82 @@ export async function reportCountsForAppeal(db: Queryable, appealId: string): Pr
 export async function appealOrganisationId(db: Queryable, appealId: string): Promise<string | null> {
   const { rows } = await db.query<{ id: string }>('SELECT organisation_id AS id FROM appeals WHERE id = $1', [appealId])
   return rows[0]?.id ?? null
+}
+
+// ---- Health per appeal (services/email-health.ts) ---------------------------------------------
+
+export type WarningKind = 'hard-bounce' | 'complaint'
+
+export interface AppealWarningRow { kind: WarningKind; reports: number; sent: number; threshold: number; at: string }
+
+export interface AppealReportsAndWarnings { hardBounces: number; softBounces: number; complaints: number; warnings: AppealWarningRow[] }
+
+/** An appeal's reports by kind and the warnings it got: one query over two small indexes (the progress views read it). */
+export async function appealReportsAndWarnings(db: Queryable, appealId: string): Promise<AppealReportsAndWarnings> {
+  const { rows } = await db.query<AppealReportsAndWarnings>(
+    `SELECT count(*) FILTER (WHERE r.kind = 'hard-bounce')::int AS "hardBounces",
+            count(*) FILTER (WHERE r.kind = 'soft-bounce')::int AS "softBounces",
+            count(*) FILTER (WHERE r.kind = 'complaint')::int AS complaints,
+            (SELECT coalesce(json_agg(json_build_object('kind', w.kind, 'reports', w.reports, 'sent', w.sent,
+                      'threshold', w.threshold::float8, 'at', ${iso('w.at')}) ORDER BY w.at), '[]')
+               FROM appeal_email_warnings w WHERE w.appeal_id = $1) AS warnings
+       FROM email_reports r WHERE r.appeal_id = $1`, [appealId])
+  return rows[0]!
+}
+
+/** Whether the appeal already got its warning of this kind. */
+export async function appealWarned(db: Queryable, appealId: string, kind: WarningKind): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM appeal_email_warnings WHERE appeal_id = $1 AND kind = $2', [appealId, kind])
+  return (rowCount ?? 0) > 0
+}
+
+/**
+ * Serialises the threshold checks of one appeal and kind until the
+ * transaction ends: the next check's count then sees the report of the
+ * one before (two reports crossing together would each see only their own).
+ */
+export async function lockAppealHealth(db: Queryable, appealId: string, kind: WarningKind): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('ua-appeal-health:' || $1 || ':' || $2, 0))`, [appealId, kind])
+}
+
+/** Reports of one kind about an appeal's mails (the index on (appeal_id, kind)). */
+export async function appealReportCount(db: Queryable, appealId: string, kind: ReportKind): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM email_reports WHERE appeal_id = $1 AND kind = $2', [appealId, kind])
+  return rows[0]!.n
+}
+
+/**
+ * The appeal's alert mails the relay accepted, counted up to `cap` at most:
+ * a rate can only pass its threshold while sent < reports / threshold, so
+ * a check never needs to count further (a 40 000-mail appeal with one
+ * complaint counts 1 000 rows, not 40 000).
+ */
+export async function sentMailsUpTo(db: Queryable, appealId: string, cap: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (
+       SELECT 1 FROM deliveries d JOIN events e ON e.id = d.event_id
+        WHERE e.appeal_id = $1 AND d.channel = 'email' AND d.status = 'sent' LIMIT $2) s`, [appealId, cap])
+  return rows[0]!.n
+}
+
+/** Records an appeal's warning; false when it already had one of this kind. */
+export async function insertAppealWarning(db: Queryable, w: { appealId: string; kind: WarningKind; reports: number; sent: number; threshold: number }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO appeal_email_warnings (appeal_id, kind, reports, sent, threshold) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (appeal_id, kind) DO NOTHING`, [w.appealId, w.kind, w.reports, w.sent, w.threshold])
+  return (rowCount ?? 0) > 0
+}
+
+/** Reports received in the last `hours` hours, by kind (for /metrics, read in the background; index on received_at). */
+export async function recentReportCounts(db: Queryable, hours: number): Promise<{ kind: ReportKind; count: number }[]> {
+  const { rows } = await db.query<{ kind: ReportKind; count: number }>(
+    `SELECT kind, count(*)::int AS count FROM email_reports WHERE received_at > now() - make_interval(hours => $1) GROUP BY kind`, [hours])
+  return rows
+}
+
+/** Appeals warned in the last `hours` hours, by kind (for /metrics; the table has a row per warned appeal and kind at most). */
+export async function recentWarningCounts(db: Queryable, hours: number): Promise<{ kind: WarningKind; count: number }[]> {
+  const { rows } = await db.query<{ kind: WarningKind; count: number }>(
+    `SELECT kind, count(*)::int AS count FROM appeal_email_warnings WHERE at > now() - make_interval(hours => $1) GROUP BY kind`, [hours])
+  return rows
 }

@@ -56,7 +56,7 @@ export const AuditEntrySchema = Type.Object({
   id: Type.Integer(), at: Timestamp, organisationId: Type.Union([Uuid, Type.Null()]),
   apiKeyId: Type.Union([Uuid, Type.Null()]),
   personId: Type.Union([Uuid, Type.Null()], { description: 'the person signed in to the console who acted; null for an API key or the CLI' }),
-  actorRole: Type.Union([Type.String(), Type.Null()]),
+  actorRole: Type.Union([Type.String(), Type.Null()], { description: 'the role that acted; `operator` for the CLI, `service` for entries the service writes itself (e.g. `appeal.deliverability-warning`)' }),
   action: Type.String(), resourceType: Type.String(), resourceId: Type.Union([Type.String(), Type.Null()]),
   details: Type.Record(Type.String(), Type.Unknown()),
 }, { title: 'AuditEntry' })

@@ -238,6 +238,32 @@ export type ListAppealsQuery = Static<typeof ListAppealsQuery>
 
 export const TranslationParams = Type.Object({ id: Uuid, language: LanguageTag }, { additionalProperties: false })
 
+const Rate = (what: string) => Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: `${what} per alert mail the relay accepted (\`sent\`), 0–1; null while none was sent` })
+const WarningKind = StringEnum(['hard-bounce', 'complaint'])
+
+export const EmailHealthSchema = Type.Object({
+  sent: Type.Integer({ minimum: 0, description: 'alert mails of this appeal (every event) the relay accepted: the denominator of the rates' }),
+  hardBounces: Type.Integer({ minimum: 0, description: 'permanent failures reported later (DSN 5.x.x, provider hard bounce); each address is suppressed' }),
+  softBounces: Type.Integer({ minimum: 0, description: 'temporary failures reported later (one per mail)' }),
+  complaints: Type.Integer({ minimum: 0, description: 'spam complaints (ARF, provider feedback loops); each supporter is unsubscribed' }),
+  hardBounceRate: Rate('hard bounces'),
+  softBounceRate: Rate('soft bounces'),
+  complaintRate: Rate('complaints'),
+  thresholds: Type.Object({
+    hardBounceRate: Type.Number({ description: 'a hard-bounce rate above this (0.02 = 2 %) warns' }),
+    complaintRate: Type.Number({ description: 'a complaint rate above this (0.001 = 0.1 %) warns' }),
+  }, { description: 'a rate warns when above its threshold with at least 2 reports of its kind' }),
+  warnings: Type.Array(Type.Object({
+    kind: WarningKind,
+    rate: Type.Number({ description: 'the rate when the threshold was passed' }),
+    threshold: Type.Number(),
+    reports: Type.Integer({ minimum: 0 }),
+    sent: Type.Integer({ minimum: 0 }),
+    at: Timestamp,
+  }), { description: 'thresholds this appeal passed, once each (also in the audit log as `appeal.deliverability-warning`)' }),
+}, { title: 'EmailHealth', description: 'bounces and complaints reported after the relay accepted the mail (contract §10)' })
+export type EmailHealth = Static<typeof EmailHealthSchema>
+
 export const DeliveryProgressSchema = Type.Object({
   appealId: Uuid,
   channels: Type.Object({
@@ -249,5 +275,6 @@ export const DeliveryProgressSchema = Type.Object({
   ratePerSecond: Type.Union([Type.Number(), Type.Null()], { description: 'completions per second over the last minute' }),
   eta: Type.Union([Timestamp, Type.Null()], { description: 'expected completion while sending' }),
   actionsTaken: Type.Integer({ minimum: 0, description: '"I took action" count so far; per day and source: `GET /v1/appeals/{id}/actions`' }),
+  emailHealth: EmailHealthSchema,
 }, { title: 'DeliveryProgress' })
 export type DeliveryProgress = Static<typeof DeliveryProgressSchema>

@@ -18,6 +18,8 @@ import type { AppealRow, Visibility } from '../repositories/appeals.js'
 import { redactAppealEvents } from '../repositories/events.js'
 import { actionsTaken, actionsTakenOf } from '../repositories/actions.js'
 import { countsByAppeal, isUnfinished } from '../repositories/deliveries.js'
+import { appealReportsAndWarnings } from '../repositories/email-reports.js'
+import { emailHealthOf } from './email-health.js'
 import { recordAudit } from '../repositories/audit-log.js'
 import { approvalPolicyOf, type ApprovalPolicy } from '../repositories/organisations.js'
 import { appendEvent } from './events.js'
@@ -447,7 +449,9 @@ export class AppealService {
     // Fan-out progress is the owning organisation's business, like editing.
     const row = await repo.findAppeal(this.pool, id, visibilityFor(actor))
     if (!row || (actor.role !== 'admin' && row.organisationId !== actor.organisationId)) throw notFound('This appeal')
-    const [{ counts, completedLastMinute }, actions] = await Promise.all([countsByAppeal(this.pool, id), actionsTaken(this.pool, id)])
+    const [{ counts, completedLastMinute }, actions, reports] = await Promise.all([
+      countsByAppeal(this.pool, id), actionsTaken(this.pool, id), appealReportsAndWarnings(this.pool, id),
+    ])
     const channels: DeliveryProgress['channels'] = { email: {}, webhook: {} }
     let total = 0
     let pending = 0
@@ -458,6 +462,6 @@ export class AppealService {
     }
     const ratePerSecond = completedLastMinute > 0 ? completedLastMinute / 60 : null
     const eta = pending > 0 && ratePerSecond ? new Date(Date.now() + (pending / ratePerSecond) * 1000).toISOString() : null
-    return { appealId: id, channels, total, pending, ratePerSecond, eta, actionsTaken: actions }
+    return { appealId: id, channels, total, pending, ratePerSecond, eta, actionsTaken: actions, emailHealth: emailHealthOf(reports, channels.email.sent ?? 0) }
   }
 }

@@ -6,6 +6,9 @@
 // A report over SMTP counts only through a return-path token we made
 // (anyone can send us mail); a provider's verified payload may also name
 // our Message-ID or the address. Nothing here logs, and no address is kept.
+// A stored report about an appeal's mail also checks the appeal's rates
+// (services/email-health.ts): the deliverability warning, once, in the
+// same transaction.
 import { createHash } from 'node:crypto'
 import type { Pool } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
@@ -18,6 +21,7 @@ import {
 import * as subscriptions from '../repositories/subscriptions.js'
 import { deliveryIdFromReturnPath, parseAlertMessageId } from '../email/return-path.js'
 import { emailHash, mailboxHash } from '../lib/supporter-tokens.js'
+import { warnIfOverThreshold } from './email-health.js'
 
 export type { ReportKind, ReportSource } from '../repositories/email-reports.js'
 export { reportCountsForAppeal, type AppealReportCounts } from '../repositories/email-reports.js'
@@ -139,42 +143,51 @@ export async function applyEmailReport(pool: Pool, report: EmailReport, o: Repor
       emailHash: hash, status, occurredAt, dedupeKey,
     })
     if (!stored) return { outcome: 'duplicate' }
-    if (!hash) return { outcome: 'applied', effect: 'recorded', deliveryId } // the supporter was erased since
+    const result: ReportResult = hash
+      ? await takeEffect(hash)
+      : { outcome: 'applied', effect: 'recorded', deliveryId } // the supporter was erased since
+    // Every stored report counts for its appeal's rates, whatever it changed for the supporter.
+    const appealId = target.delivery?.appealId ?? null
+    if (appealId !== null) await warnIfOverThreshold(tx, appealId, report.kind)
+    return result
 
-    const mailbox = target.email ? mailboxHash(o.secretsKey, target.email) : null
-    const ledger = async (action: ReportKind) => {
-      if (target.subscriptionId === null) return
-      await subscriptions.appendConsent(tx, {
-        subscriptionId: target.subscriptionId, action, source: report.source, consentTextVersion: CONSENT_TEXT_VERSION,
-        details: { deliveryId, status },
-      })
-    }
-    const stopMail = async () => {
-      if (target.subscriptionId !== null) await closeUnsent(tx, 'email', target.subscriptionId, { status: 'suppressed' })
-    }
+    /** What the report does to the address and its supporter. */
+    async function takeEffect(hash: Buffer): Promise<ReportResult> {
+      const mailbox = target.email ? mailboxHash(o.secretsKey, target.email) : null
+      const ledger = async (action: ReportKind) => {
+        if (target.subscriptionId === null) return
+        await subscriptions.appendConsent(tx, {
+          subscriptionId: target.subscriptionId, action, source: report.source, consentTextVersion: CONSENT_TEXT_VERSION,
+          details: { deliveryId, status },
+        })
+      }
+      const stopMail = async () => {
+        if (target.subscriptionId !== null) await closeUnsent(tx, 'email', target.subscriptionId, { status: 'suppressed' })
+      }
 
-    switch (report.kind) {
-      case 'hard-bounce': {
-        if (!await subscriptions.suppress(tx, hash, 'hard-bounce', mailbox)) return { outcome: 'applied', effect: 'recorded', deliveryId }
-        await stopMail()
-        await ledger('hard-bounce')
-        return { outcome: 'applied', effect: 'suppressed', deliveryId }
-      }
-      case 'soft-bounce': {
-        if (await recentSoftBounces(tx, hash, SOFT_BOUNCE_WINDOW_DAYS) < SOFT_BOUNCE_LIMIT) return { outcome: 'applied', effect: 'counted', deliveryId }
-        // No mailbox hash: a full mailbox does not block a later double opt-in.
-        if (!await subscriptions.suppress(tx, hash, 'soft-bounce')) return { outcome: 'applied', effect: 'recorded', deliveryId }
-        await stopMail()
-        await ledger('soft-bounce')
-        return { outcome: 'applied', effect: 'suppressed', deliveryId }
-      }
-      case 'complaint': {
-        const unsubscribed = target.subscriptionId !== null && await subscriptions.markUnsubscribed(tx, target.subscriptionId)
-        const suppressed = await subscriptions.suppress(tx, hash, 'complaint', mailbox)
-        if (!unsubscribed && !suppressed) return { outcome: 'applied', effect: 'recorded', deliveryId }
-        await stopMail()
-        await ledger('complaint')
-        return { outcome: 'applied', effect: 'unsubscribed', deliveryId }
+      switch (report.kind) {
+        case 'hard-bounce': {
+          if (!await subscriptions.suppress(tx, hash, 'hard-bounce', mailbox)) return { outcome: 'applied', effect: 'recorded', deliveryId }
+          await stopMail()
+          await ledger('hard-bounce')
+          return { outcome: 'applied', effect: 'suppressed', deliveryId }
+        }
+        case 'soft-bounce': {
+          if (await recentSoftBounces(tx, hash, SOFT_BOUNCE_WINDOW_DAYS) < SOFT_BOUNCE_LIMIT) return { outcome: 'applied', effect: 'counted', deliveryId }
+          // No mailbox hash: a full mailbox does not block a later double opt-in.
+          if (!await subscriptions.suppress(tx, hash, 'soft-bounce')) return { outcome: 'applied', effect: 'recorded', deliveryId }
+          await stopMail()
+          await ledger('soft-bounce')
+          return { outcome: 'applied', effect: 'suppressed', deliveryId }
+        }
+        case 'complaint': {
+          const unsubscribed = target.subscriptionId !== null && await subscriptions.markUnsubscribed(tx, target.subscriptionId)
+          const suppressed = await subscriptions.suppress(tx, hash, 'complaint', mailbox)
+          if (!unsubscribed && !suppressed) return { outcome: 'applied', effect: 'recorded', deliveryId }
+          await stopMail()
+          await ledger('complaint')
+          return { outcome: 'applied', effect: 'unsubscribed', deliveryId }
+        }
       }
     }
   })
