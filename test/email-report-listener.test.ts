@@ -4,7 +4,8 @@
 // (RFC 5965) written around the caught original are sent over SMTP to the
 // listener at its envelope sender `bounces+<token>@BOUNCE_DOMAIN`. A
 // permanent failure suppresses, temporary ones suppress at the documented
-// count, a complaint unsubscribes; the next alert skips them all. Forged
+// count, a complaint unsubscribes (also one sent to the feedback-loop
+// address `bounces@BOUNCE_DOMAIN`); the next alert skips them all. Forged
 // tokens and other recipients are refused at RCPT, an oversized message at
 // DATA, a flood at MAIL FROM; the log names delivery ids, never an address.
 import t from 'tap'
@@ -20,7 +21,8 @@ import { anAppeal, createPublished } from './helpers/liaoning.js'
 import { emailProgress, eventually, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
 
 const DOMAIN = 'bounces.ngo.example'
-const PEOPLE = ['hard@example.org', 'soft@example.org', 'complain@example.org', 'keep@example.org'] as const
+const PEOPLE = ['hard@example.org', 'soft@example.org', 'complain@example.org', 'fbl@example.org', 'keep@example.org'] as const
+const FEEDBACK_LOOP = `bounces@${DOMAIN}`
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -93,11 +95,11 @@ function dsn(o: { returnPath: string; recipient: string; action: string; status:
 }
 
 /** An ARF report as RFC 5965 writes it (a feedback loop forwarding a "this is spam" click). */
-function arf(o: { returnPath: string; recipient: string; original: Buffer }): Buffer {
+function arf(o: { to: string; returnPath: string; recipient: string; original: Buffer }): Buffer {
   const boundary = `ARF.${++reportSeq}`
   return Buffer.concat([Buffer.from([
     'From: <staff@fbl.example.com>',
-    `To: <${o.returnPath}>`,
+    `To: <${o.to}>`,
     `Message-ID: <arf-${reportSeq}@fbl.example.com>`,
     'Subject: FW: complaint',
     'MIME-Version: 1.0',
@@ -167,7 +169,6 @@ t.test('the worker takes DSN and ARF reports by SMTP at BOUNCE_SMTP_PORT', async
     for (const [what, to] of [
       ['a forged token', forged],
       ['a real token at another domain', `${local}@other.example`],
-      ['the bare prefix', `bounces@${DOMAIN}`],
       ['postmaster', `postmaster@${DOMAIN}`],
       ['another domain', 'keep@example.org'],
     ] as const) {
@@ -218,8 +219,25 @@ t.test('the worker takes DSN and ARF reports by SMTP at BOUNCE_SMTP_PORT', async
 
   await t.test('an ARF complaint unsubscribes and suppresses', async (t) => {
     const complain = await alertOf(stack, 'complain@example.org', first)
-    t.same(await send(port, complain.returnPath, arf({ returnPath: complain.returnPath, recipient: 'complain@example.org', original: complain.raw }), 'staff@fbl.example.com'), { ok: true })
+    t.same(await send(port, complain.returnPath, arf({ to: complain.returnPath, returnPath: complain.returnPath, recipient: 'complain@example.org', original: complain.raw }), 'staff@fbl.example.com'), { ok: true })
     t.same(await state(stack, 'complain@example.org'), { status: 'unsubscribed', suppressed: 'complaint', actions: ['subscribe', 'confirm', 'complaint'] })
+  })
+
+  await t.test('the feedback-loop address: an ARF complaint counts through the return path of the mail it carries', async (t) => {
+    const keep = await alertOf(stack, 'keep@example.org', first)
+    const [local, domain] = keep.returnPath.split('@') as [string, string]
+    const forged = `${local.slice(0, -1)}${local.endsWith('a') ? 'b' : 'a'}@${domain}`
+    const forgedOriginal = Buffer.from(keep.raw.toString('latin1').replace(keep.returnPath, forged), 'latin1')
+    t.same(await send(port, FEEDBACK_LOOP, arf({ to: FEEDBACK_LOOP, returnPath: forged, recipient: 'keep@example.org', original: forgedOriginal }), 'staff@fbl.example.com'),
+      { ok: true }, 'taken…')
+    t.same(await state(stack, 'keep@example.org'), { status: 'active', suppressed: null, actions: ['subscribe', 'confirm'] }, '…but a forged return path in it does nothing')
+    t.same(await send(port, FEEDBACK_LOOP, dsn({ returnPath: FEEDBACK_LOOP, recipient: 'keep@example.org', action: 'failed', status: '5.1.1', original: keep.raw })),
+      { ok: true }, 'a DSN to it is taken…')
+    t.equal((await state(stack, 'keep@example.org')).suppressed, null, '…and ignored (bounces go to the return path itself)')
+
+    const fbl = await alertOf(stack, 'fbl@example.org', first)
+    t.same(await send(port, FEEDBACK_LOOP.toUpperCase(), arf({ to: FEEDBACK_LOOP, returnPath: fbl.returnPath, recipient: 'fbl@example.org', original: fbl.raw }), 'staff@fbl.example.com'), { ok: true })
+    t.same(await state(stack, 'fbl@example.org'), { status: 'unsubscribed', suppressed: 'complaint', actions: ['subscribe', 'confirm', 'complaint'] }, 'the real one unsubscribes')
   })
 
   await t.test('the next alert reaches only the supporter nothing was reported about', async (t) => {

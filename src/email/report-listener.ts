@@ -1,10 +1,11 @@
 // Owns the worker's inbound SMTP listener for bounce and complaint reports
 // (contract §10, BOUNCE_SMTP_PORT): an MX target (no AUTH, no STARTTLS — TLS
 // from the internet is the front relay's job, see README "Bounces by SMTP")
-// that takes mail only for our return paths `bounces+<token>@BOUNCE_DOMAIN`,
-// within size, connection and rate limits, parses it (report-parser.ts) and
-// hands what it found to applyEmailReport — the one place a report takes
-// effect. Logs delivery ids and outcomes only: never an address.
+// that takes mail only for our return paths `bounces+<token>@BOUNCE_DOMAIN`
+// and the feedback-loop address `bounces@BOUNCE_DOMAIN`, within size,
+// connection and rate limits, parses it (report-parser.ts) and hands what
+// it found to applyEmailReport — the one place a report takes effect.
+// Logs delivery ids and outcomes only: never an address.
 import type { Socket } from 'node:net'
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
@@ -12,7 +13,7 @@ import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import type { Logger } from '../logger.js'
 import { applyEmailReport, type ReportResult } from '../services/email-reports.js'
-import { deliveryIdFromReturnPath } from './return-path.js'
+import { deliveryIdFromReturnPath, RETURN_PATH_LOCAL_PREFIX } from './return-path.js'
 import { parseReport } from './report-parser.js'
 
 export interface ReportListenerLimits {
@@ -54,6 +55,16 @@ export interface ReportListener {
   close(): Promise<void>
 }
 
+/**
+ * The one address without a token that takes mail: `bounces@BOUNCE_DOMAIN`,
+ * to register with mailbox providers' feedback loops (Yahoo, Microsoft
+ * JMRP, the Universal FBL), which send every ARF complaint to one fixed
+ * address. Such a report counts only through the return path of the
+ * complained-about mail it carries (ARF `Original-Mail-From`, or the
+ * attached original's `Return-Path`), verified like any other token.
+ */
+export const feedbackLoopAddress = (bounceDomain: string) => `${RETURN_PATH_LOCAL_PREFIX.replace(/\+$/, '')}@${bounceDomain.toLowerCase()}`
+
 /** An SMTP reply: smtp-server sends `responseCode` with the matching enhanced status code. */
 const reply = (responseCode: number, message: string) => Object.assign(new Error(message), { responseCode })
 
@@ -76,6 +87,8 @@ export async function startReportListener(deps: ReportListenerDeps, limits: Part
 
   /** The delivery a recipient names, or null: checked at RCPT time and again when the message is read. */
   const deliveryOf = (address: string) => deliveryIdFromReturnPath(secretsKey, domain, address)
+  const feedbackLoop = feedbackLoopAddress(domain)
+  const isFeedbackLoop = (address: string) => address.trim().toLowerCase() === feedbackLoop
 
   async function handle(raw: Buffer, session: SMTPServerSession): Promise<void> {
     const report = await parseReport(raw)
@@ -84,16 +97,25 @@ export async function startReportListener(deps: ReportListenerDeps, limits: Part
       log.debug('message is no bounce or complaint report; ignored')
       return
     }
+    const common = {
+      kind: report.kind, source: report.source,
+      ...(report.status ? { status: report.status } : {}),
+      ...(report.reportId ? { reportId: report.reportId } : {}),
+    }
     for (const rcpt of session.envelope.rcptTo) {
       const deliveryId = deliveryOf(rcpt.address)
-      if (deliveryId === null) continue
-      // The recipient's token names the delivery; what the report itself says about the original is no proof.
-      const result: ReportResult = await applyEmailReport(pool, {
-        kind: report.kind, source: report.source, deliveryId,
-        ...(report.status ? { status: report.status } : {}),
-        ...(report.reportId ? { reportId: report.reportId } : {}),
-      }, { secretsKey, bounceDomain: domain })
-      log.info({ deliveryId, kind: report.kind, source: report.source, status: report.status, ...result }, 'bounce report')
+      if (deliveryId !== null) {
+        // Sent to a return path: its token names the delivery (what the report says about the original is not needed).
+        const result: ReportResult = await applyEmailReport(pool, { ...common, deliveryId }, { secretsKey, bounceDomain: domain })
+        log.info({ deliveryId, kind: report.kind, source: report.source, status: report.status, ...result }, 'bounce report')
+      } else if (report.source === 'smtp-arf' && report.originalReturnPath) {
+        // Sent to the feedback-loop address: only the token in the reported mail's own envelope sender
+        // counts, verified by applyEmailReport (a forged one is ignored there).
+        const result: ReportResult = await applyEmailReport(pool, { ...common, returnPath: report.originalReturnPath }, { secretsKey, bounceDomain: domain })
+        log.info({ kind: report.kind, source: report.source, via: 'feedback-loop', ...result }, 'bounce report')
+      } else {
+        log.debug({ kind: report.kind, source: report.source }, 'report to the feedback-loop address names no return path of ours; ignored')
+      }
     }
   }
 
@@ -120,8 +142,9 @@ export async function startReportListener(deps: ReportListenerDeps, limits: Part
     },
     onRcptTo(address: SMTPServerAddress, session, callback) {
       if (session.envelope.rcptTo.length >= l.maxRecipients) return callback(reply(452, 'Too many recipients'))
-      // The same answer for every address that is not one of our return paths, forged tokens included.
-      if (deliveryOf(address.address) === null) return callback(reply(550, 'No such recipient'))
+      // The same answer for every address that is neither one of our return paths nor the
+      // feedback-loop address, forged tokens included.
+      if (deliveryOf(address.address) === null && !isFeedbackLoop(address.address)) return callback(reply(550, 'No such recipient'))
       callback()
     },
     onData(stream, session, callback) {
