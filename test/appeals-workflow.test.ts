@@ -257,8 +257,13 @@ t.test('delivery progress counts per channel and status, with an ETA while sendi
 
   await insert('email', 'pending', 3, 0)
   let progress = expectStatus(t, await ctx.request('editor', 'GET', url), 200)
-  t.same(progress, { appealId: appeal.id, channels: { email: { pending: 3 }, webhook: {} }, total: 3, pending: 3, ratePerSecond: null, eta: null, actionsTaken: 0 },
-    'nothing sent yet: no rate, no ETA')
+  t.same(progress, {
+    appealId: appeal.id, channels: { email: { pending: 3 }, webhook: {} }, total: 3, pending: 3, ratePerSecond: null, eta: null, actionsTaken: 0,
+    emailHealth: {
+      sent: 0, hardBounces: 0, softBounces: 0, complaints: 0, hardBounceRate: null, softBounceRate: null, complaintRate: null,
+      thresholds: { hardBounceRate: 0.02, complaintRate: 0.001 }, warnings: [],
+    },
+  }, 'nothing sent yet: no rate, no ETA, no bounce or complaint rates')
 
   await insert('email', 'delivered', 2, 1)
   await insert('webhook', 'delivered', 1, 1)
