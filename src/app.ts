@@ -23,6 +23,7 @@ import { eventRoutes } from './routes/events.js'
 import { administrationRoutes } from './routes/administration.js'
 import { supporters } from './routes/supporters.js'
 import { webhookRoutes } from './routes/webhooks.js'
+import { emailEventRoutes } from './routes/email-events.js'
 import { createDeliveryProducers } from './delivery/producers.js'
 import { consoleWebhooks } from './routes/console-webhooks.js'
 import { consoleAppeals } from './routes/console-appeals.js'
@@ -47,6 +48,11 @@ export interface AppDeps {
   readCache?: boolean
   /** How often /metrics' Postgres-backed gauges are recounted (tests shorten it; 0: never, for the offline OpenAPI app). */
   gaugeRefreshMs?: number
+  /**
+   * Tests only, never configuration: origins (`http://127.0.0.1:<port>`) that the SES webhook
+   * accepts in place of AWS's `sns.<region>.amazonaws.com` for signing certificates and SubscribeURL.
+   */
+  trustedSnsOrigins?: readonly string[]
 }
 
 declare module 'fastify' {
@@ -127,6 +133,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { webhooks, subscriptions, mailEnrolment } = producers
   await app.register(supporters, { config: deps.config, pool: deps.pool, redis: deps.redis, subscriptions })
   await app.register(webhookRoutes, { prefix: '/v1', webhooks })
+  // Provider bounce and complaint webhooks (contract §10): verified, then services/email-reports.ts.
+  await app.register(emailEventRoutes, { prefix: '/v1', config: deps.config, pool: deps.pool, redis: deps.redis, trustedSnsOrigins: deps.trustedSnsOrigins ?? [] })
   // People's sign-in (contract §9): cookies and sessions live in this plugin only, never under /v1.
   // Invitations and new links go out through the email queue (the link's id only; the worker derives the token).
   // An appeal's lifecycle actions are their own area, shown in the appeals area's Actions panel.

@@ -242,6 +242,7 @@ const TAGS = [
   { name: 'administration', description: 'Organisations, API keys and the audit log (admin)' },
   { name: 'webhooks', description: 'Partner webhook endpoints, their secrets and deliveries (Standard Webhooks); the requests sent to them are under `webhooks`' },
   { name: 'subscriptions', description: 'Supporter email subscriptions (public, token-scoped)' },
+  { name: 'email-events', description: 'Bounce and complaint events from email providers (Amazon SES through SNS, Postmark, Mailgun, SendGrid), each verified before use; a provider not configured answers 404' },
   { name: 'feeds', description: 'Public feeds for readers and aggregators: Atom, JSON Feed and CAP 1.2 (no key)' },
   { name: 'operations', description: 'Health, readiness and metrics' },
 ]
