@@ -263,4 +263,19 @@ t.test('provider webhooks: verified events take effect, forged ones do not, and 
       { source: 'sendgrid', kind: 'complaint', n: 1 }, { source: 'ses', kind: 'complaint', n: 1 }, { source: 'ses', kind: 'hard-bounce', n: 1 },
     ])
   })
+
+  await t.test('a flood of forged requests from one address is cut off by the endpoint\'s own limit', async (t) => {
+    const forged = JSON.stringify({ signature: { timestamp: String(Math.floor(Date.now() / 1000)), token: 'x', signature: '0'.repeat(64) }, 'event-data': { event: 'failed' } })
+    const statuses = new Map<number, number>()
+    for (let i = 0; i < EMAIL_EVENTS_RATE_LIMIT + 5; i++) {
+      const { statusCode } = await post(stack.app, 'mailgun', forged)
+      statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1)
+    }
+    t.ok((statuses.get(401) ?? 0) <= EMAIL_EVENTS_RATE_LIMIT, `at most ${EMAIL_EVENTS_RATE_LIMIT} verified a minute (${JSON.stringify([...statuses])})`)
+    t.ok((statuses.get(429) ?? 0) >= 5, 'the rest refused before their body is read')
+    const limited = await post(stack.app, 'mailgun', forged)
+    t.equal(limited.statusCode, 429)
+    t.ok(limited.headers['retry-after'], 'with Retry-After')
+    t.equal((await post(stack.app, 'sendgrid', '[]')).statusCode, 401, 'each provider has its own budget')
+  })
 })
