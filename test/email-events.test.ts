@@ -236,14 +236,18 @@ t.test('provider webhooks: verified events take effect, forged ones do not, and 
     t.equal((await post(stack.app, 'sendgrid', events, headers)).statusCode, 401, 'the same signed request again is a replay')
   })
 
-  await t.test('a provider that is not configured answers 404, before anything else', async (t) => {
+  await t.test('a provider that is not configured answers 404', async (t) => {
     const bare = await buildApp({
       config: { ...stack.config, emailEvents: { sesTopicArns: [], postmark: null, mailgunSigningKey: null, sendgridPublicKey: null } },
       pool: stack.pool, redis: stack.redis, logger: pino({ level: 'silent' }), readCache: false, gaugeRefreshMs: 0,
     })
     t.teardown(() => bare.close())
+    const shaped: Record<string, unknown> = {
+      ses: signSns(sesNotification('sns-404', {}), sns.key), postmark: { RecordType: 'Bounce' },
+      mailgun: { signature: { timestamp: '1', token: 't', signature: 's' }, 'event-data': { event: 'failed' } }, sendgrid: [],
+    }
     for (const provider of ['ses', 'postmark', 'mailgun', 'sendgrid']) {
-      const res = await post(bare, provider, '{}')
+      const res = await post(bare, provider, JSON.stringify(shaped[provider]))
       t.equal(res.statusCode, 404, `${provider}: 404`)
       t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
     }

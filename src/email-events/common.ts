@@ -12,6 +12,8 @@ export const PROVIDERS: readonly Provider[] = ['ses', 'postmark', 'mailgun', 'se
 
 /** A signed timestamp older (or further ahead) than this is refused: a captured request cannot be replayed later. */
 export const MAX_SIGNATURE_AGE_SECONDS = 300
+/** How long a request's one-time value (Mailgun's token, SendGrid's signed bytes) is remembered: longer than any timestamp still accepted. */
+export const REPLAY_MEMORY_SECONDS = 3 * MAX_SIGNATURE_AGE_SECONDS
 
 /** The signature, credentials or certificate did not check out: 401, nothing done. */
 export const unverified = (detail: string, headers?: Record<string, string>) =>

@@ -7,12 +7,9 @@
 // hard-bounce, temporary → soft-bounce) and complained → complaint.
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { EmailReport, ReportKind } from '../services/email-reports.js'
-import { MAX_SIGNATURE_AGE_SECONDS, dateOf, enhancedStatus, isFresh, text, unverified, type Mapped } from './common.js'
+import { dateOf, enhancedStatus, isFresh, text, unverified, type Mapped } from './common.js'
 
 export interface MailgunSignature { timestamp: string; token: string; signature: string }
-
-/** How long a token is remembered: longer than any timestamp still accepted. */
-export const MAILGUN_TOKEN_TTL_SECONDS = 3 * MAX_SIGNATURE_AGE_SECONDS
 
 /** Throws 401 unless the signature is Mailgun's under `signingKey` and its timestamp fresh. The token's one-time use is the caller's. */
 export function verifyMailgun(signature: MailgunSignature, signingKey: string, now = new Date()): void {

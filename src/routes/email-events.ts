@@ -2,7 +2,8 @@
 // /v1/email-events/{ses,postmark,mailgun,sendgrid}. Thin: each provider's
 // module (email-events/*.ts) verifies and maps, applyEmailReport
 // (services/email-reports.ts) takes effect.
-// - A provider whose variables are unset answers 404 before anything else.
+// - A provider whose variables are unset answers 404 (after the body's
+//   validation: a body no provider could send is a 400 everywhere).
 // - Verification needs the exact bytes: a parser scoped to these routes
 //   keeps the raw body (up to 1 MB; SNS posts JSON as text/plain).
 // - Nothing is used before it is verified: 401 for a missing or wrong
@@ -27,10 +28,10 @@ import {
   Accepted, MailgunEventSchema, PostmarkHeaders, PostmarkRecordSchema, SendgridEventsSchema, SendgridHeaders, SnsMessageSchema,
 } from '../schemas/email-events.js'
 import { applyEmailReport } from '../services/email-reports.js'
-import { malformed, unverified, type Mapped, type Provider } from '../email-events/common.js'
+import { REPLAY_MEMORY_SECONDS, malformed, unverified, type Mapped, type Provider } from '../email-events/common.js'
 import { SnsVerifier, sesReports } from '../email-events/sns.js'
 import { postmarkReports, verifyPostmark } from '../email-events/postmark.js'
-import { MAILGUN_TOKEN_TTL_SECONDS, mailgunReports, verifyMailgun } from '../email-events/mailgun.js'
+import { mailgunReports, verifyMailgun } from '../email-events/mailgun.js'
 import { SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER, sendgridPublicKey, sendgridReports, verifySendgrid } from '../email-events/sendgrid.js'
 
 /** SendGrid flushes a batch at 768 KB; SNS messages are at most 256 KB. */
@@ -76,16 +77,20 @@ export async function emailEventRoutes(fastify: FastifyInstance, opts: EmailEven
   const enabled: Record<Provider, boolean> = {
     ses: events.sesTopicArns.length > 0, postmark: events.postmark !== null, mailgun: events.mailgunSigningKey !== null, sendgrid: sendgridKey !== null,
   }
-  /** A provider's route: 404 when not configured, then its own rate limit, both before the body is read. */
-  const route = <S extends object>(provider: Provider, summary: string, description: string, schema: S) => ({
+  /**
+   * A provider's route: its own rate limit before the body is read; 404 when
+   * the provider is not configured once the body passed validation (as
+   * everywhere in the API, a body that could never be valid is a 400 first).
+   */
+  const route = <S extends object>(provider: Provider, summary: string, description: string, schema: S, statuses: number[] = []) => ({
     // apiKey false: Postmark's Authorization is Basic, not an API key.
     config: { apiKey: false, rateLimit: { max: EMAIL_EVENTS_RATE_LIMIT, timeWindow: 60_000, hook: 'onRequest' as const, allowList: [] } },
-    onRequest: async () => { if (!enabled[provider]) throw notConfigured(provider) },
+    preHandler: async () => { if (!enabled[provider]) throw notConfigured(provider) },
     schema: {
       operationId: `receive${provider[0]!.toUpperCase()}${provider.slice(1)}Events`,
       summary, description, tags: ['email-events'], security: [],
       ...schema,
-      response: { 204: Accepted, ...problems(400, 401, 403, 404, 413, 415) },
+      response: { 204: Accepted, ...problems(400, 401, 403, 404, 413, 415, ...statuses) },
     },
   })
 
@@ -105,7 +110,7 @@ export async function emailEventRoutes(fastify: FastifyInstance, opts: EmailEven
     const key = `${config.queuePrefix}:email-events:seen:${provider}:${createHash('sha256').update(value).digest('hex')}`
     let set: string | null
     try {
-      set = await redis.set(key, '1', 'EX', MAILGUN_TOKEN_TTL_SECONDS, 'NX')
+      set = await redis.set(key, '1', 'EX', REPLAY_MEMORY_SECONDS, 'NX')
     } catch {
       throw new AppError(503, 'service-unavailable', 'Service temporarily unavailable', 'Redis is not reachable; retry shortly.', undefined, { 'retry-after': '5' })
     }
@@ -128,7 +133,8 @@ export async function emailEventRoutes(fastify: FastifyInstance, opts: EmailEven
     + 'A SubscriptionConfirmation is confirmed by fetching its SubscribeURL (502 when SNS does not take it). Notifications: Bounce Permanent → '
     + 'hard-bounce, Transient or Undetermined → soft-bounce, Complaint → complaint, per recipient; found by our return path (`mail.source`), our '
     + 'Message-ID, or the address. Anything else is acknowledged and ignored; the same message again changes nothing.',
-    { body: SnsMessageSchema }), async (request, reply) => {
+    // SNS posts JSON as text/plain; 502: SNS did not take the confirmation.
+    { body: SnsMessageSchema, consumes: ['text/plain', 'application/json'] }, [502]), async (request, reply) => {
     const message = request.body
     await sns.verify(message)
     if (message.Type === 'SubscriptionConfirmation') {
@@ -150,7 +156,8 @@ export async function emailEventRoutes(fastify: FastifyInstance, opts: EmailEven
     { headers: PostmarkHeaders, body: PostmarkRecordSchema })
   app.post('/email-events/postmark', {
     ...postmark,
-    onRequest: [postmark.onRequest, async (request: FastifyRequest) => { verifyPostmark(request.headers.authorization, events.postmark!) }],
+    // Credentials before the body is read, as for API keys (plugins/auth.ts).
+    onRequest: async (request: FastifyRequest) => { if (events.postmark) verifyPostmark(request.headers.authorization, events.postmark) },
   }, async (request, reply) => {
     await apply(request, 'postmark', postmarkReports(request.body))
     return reply.code(204).send(null)
