@@ -176,6 +176,7 @@ t.test('provider webhooks: verified events take effect, forged ones do not, and 
     const none = await post(stack.app, 'postmark', record)
     t.equal(none.statusCode, 401, 'no credentials')
     t.match(none.headers['www-authenticate'], /^Basic /, 'asks for basic auth')
+    t.ok(none.headers['x-ratelimit-remaining'], 'counted by the rate limit before the credentials are checked')
     t.equal((await post(stack.app, 'postmark', record, basic(POSTMARK.user, `${POSTMARK.password}x`))).statusCode, 401, 'a wrong password')
     t.equal((await post(stack.app, 'postmark', record, basic('someone', POSTMARK.password))).statusCode, 401, 'a wrong user')
     t.same(await state(stack, 'postmark@example.org'), { ...untouched, ledger: ['subscribe:api', 'confirm:api'] }, 'nothing happened')

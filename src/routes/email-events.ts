@@ -17,7 +17,7 @@
 // - 204 once verified: applied, a repeat, or nothing that concerns a
 //   supporter. Logs carry counts only, never an address.
 import { createHash } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
@@ -105,7 +105,7 @@ export async function emailEventRoutes(fastify: FastifyInstance, opts: EmailEven
     request.log.info({ provider, ...outcomes }, 'email events received')
   }
 
-  /** Remembers a verified request's one-time value; false when it was seen before. */
+  /** Remembers a verified request's one-time value: its Redis key, or null when it was seen before. */
   async function firstUse(provider: Provider, value: string): Promise<string | null> {
     const key = `${config.queuePrefix}:email-events:seen:${provider}:${createHash('sha256').update(value).digest('hex')}`
     let set: string | null
@@ -156,8 +156,11 @@ export async function emailEventRoutes(fastify: FastifyInstance, opts: EmailEven
     { headers: PostmarkHeaders, body: PostmarkRecordSchema })
   app.post('/email-events/postmark', {
     ...postmark,
-    // Credentials before the body is read, as for API keys (plugins/auth.ts).
-    onRequest: async (request: FastifyRequest) => { if (events.postmark) verifyPostmark(request.headers.authorization, events.postmark) },
+    // Credentials before the body is read (as for API keys, plugins/auth.ts), once the rate limit (onRequest) counted the request.
+    preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: RequestPayload) => {
+      if (events.postmark) verifyPostmark(request.headers.authorization, events.postmark)
+      return payload
+    },
   }, async (request, reply) => {
     await apply(request, 'postmark', postmarkReports(request.body))
     return reply.code(204).send(null)
