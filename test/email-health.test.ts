@@ -128,8 +128,24 @@ t.test('bounce and complaint health per appeal: API, audit warning once, metrics
   })
 
   await t.test('two reports crossing the line at the same time warn exactly once', async (t) => {
+    // Both reports are held after storing their row and before their check (a lock on the warnings
+    // table), then released together: each transaction's count alone sees one report.
+    const holder = await stack.pool.connect()
+    await holder.query('BEGIN')
+    await holder.query('LOCK TABLE appeal_email_warnings IN ACCESS EXCLUSIVE MODE')
     // p1 and p2 are already suppressed: these reports change nothing for them, but count for the appeal.
-    const [a, b] = await Promise.all([hard('p1@example.org', second), hard('p2@example.org', second)])
+    const both = Promise.all([hard('p1@example.org', second), hard('p2@example.org', second)])
+    try {
+      await eventually(async () => {
+        const { rows } = await stack.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT 1 FROM appeal_email_warnings WHERE%'`)
+        return rows[0]!.n === 2 || undefined
+      }, 10_000, 'both reports waiting')
+    } finally {
+      await holder.query('COMMIT')
+      holder.release()
+    }
+    const [a, b] = await both
     t.match([a, b], [{ outcome: 'applied', effect: 'recorded' }, { outcome: 'applied', effect: 'recorded' }])
     t.equal((await warnings(second)).length, 1)
     t.match(await health(second), { hardBounces: 2, hardBounceRate: 0.333333, warnings: [{ kind: 'hard-bounce' }] })
