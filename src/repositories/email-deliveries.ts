@@ -6,6 +6,7 @@
 import type { Pool, Queryable } from '../db/pool.js'
 import { EMAIL_FINAL_STATUSES, type EmailStatus } from './deliveries.js'
 import { withdrawnEventsSql } from './events.js'
+import { CONSENT_TEXT_VERSION } from '../i18n/index.js'
 
 export interface AudienceFilter { countries: string[]; themes: string[]; urgency: string }
 
@@ -173,7 +174,7 @@ export interface Outcome {
 
 /**
  * A batch of outcomes in one statement; 5xx recipients join the
- * suppression list in the same transaction. The same statement answers
+ * suppression list, with their consent-ledger row, in the same transaction. The same statement answers
  * which of `watchedEvents` have had their appeal withdrawn, as of a moment
  * after every outcome in the batch was known: the send lanes hold back
  * the next mails of those events (send-lanes.ts).
@@ -205,13 +206,24 @@ export async function recordOutcomes(db: Queryable, outcomes: Outcome[], hardBou
         outcomes.map((o) => o.retryInSeconds), EMAIL_FINAL_STATUSES, watchedEvents])).rows
   }
   if (hardBouncedIds.length > 0) {
+    // The same effect as a later DSN (services/email-reports.ts): an address newly suppressed
+    // (or raised from a weaker reason) gets its consent-ledger row `hard-bounce`, in this one
+    // statement. The enhanced status code comes from the reply the UPDATE above just stored.
     await db.query(
-      `INSERT INTO email_suppressions (email_hash, reason)
-       SELECT DISTINCT s.email_hash, 'hard-bounce'
-         FROM deliveries d JOIN subscriptions s ON s.id = d.recipient_id
-        WHERE d.id = ANY($1::bigint[])
-       ON CONFLICT (email_hash) DO UPDATE SET reason = 'hard-bounce', created_at = now()
-         WHERE email_suppressions.reason IN ('unsubscribed', 'erased')`, [hardBouncedIds])
+      `WITH suppressed AS (
+         INSERT INTO email_suppressions (email_hash, reason)
+         SELECT DISTINCT s.email_hash, 'hard-bounce'
+           FROM deliveries d JOIN subscriptions s ON s.id = d.recipient_id
+          WHERE d.id = ANY($1::bigint[])
+         ON CONFLICT (email_hash) DO UPDATE SET reason = 'hard-bounce', created_at = now()
+           WHERE email_suppressions.reason IN ('unsubscribed', 'erased', 'soft-bounce')
+         RETURNING email_hash)
+       INSERT INTO consent_ledger (subscription_id, action, source, consent_text_version, details)
+       SELECT DISTINCT ON (s.id) s.id, 'hard-bounce', 'smtp-relay', $2,
+              jsonb_build_object('deliveryId', d.id, 'status', substring(d.last_error from '([245][.][0-9]{1,3}[.][0-9]{1,3})'))
+         FROM suppressed x JOIN subscriptions s ON s.email_hash = x.email_hash
+         JOIN deliveries d ON d.recipient_id = s.id AND d.id = ANY($1::bigint[])
+        ORDER BY s.id, d.id`, [hardBouncedIds, CONSENT_TEXT_VERSION])
   }
   return withdrawn.map((r) => r.id)
 }
