@@ -129,6 +129,10 @@ t.test('appeal authorization', async (t) => {
     const res = await ctx.request('editor', 'GET', `/v1/appeals/${published.id}/deliveries`)
     t.same(expectStatus(t, res, 200), {
       appealId: published.id, channels: { email: {}, webhook: {} }, total: 0, pending: 0, ratePerSecond: null, eta: null, actionsTaken: 0,
+      emailHealth: {
+        sent: 0, hardBounces: 0, softBounces: 0, complaints: 0, hardBounceRate: null, softBounceRate: null, complaintRate: null,
+        thresholds: { hardBounceRate: 0.02, complaintRate: 0.001 }, warnings: [],
+      },
     })
     t.equal(expectStatus(t, await ctx.request('editor', 'GET', `/v1/appeals/${draft.id}/deliveries`), 200).total, 0)
     expectProblem(t, await ctx.request('partner', 'GET', `/v1/appeals/${published.id}/deliveries`), 403, 'forbidden')

@@ -15,13 +15,12 @@ import t from 'tap'
 import { pino } from 'pino'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
-import { deliveryIdFromReturnPath } from '../src/email/return-path.js'
 import { EMAIL_EVENTS_RATE_LIMIT } from '../src/routes/email-events.js'
-import { anAppeal, createPublished } from './helpers/liaoning.js'
-import { emailProgress, eventually, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
+import { alertOf, BOUNCE_DOMAIN, publishAndSettle } from './helpers/bounces.js'
+import { emailProgress, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
 import { startReceiver } from './helpers/receiver.js'
 
-const DOMAIN = 'bounces.ngo.example'
+const DOMAIN = BOUNCE_DOMAIN
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:ses-bounces'
 const OTHER_TOPIC = 'arn:aws:sns:eu-west-1:210987654321:someone-elses'
 const PEOPLE = ['ses-hard@example.org', 'ses-complaint@example.org', 'postmark@example.org', 'mailgun@example.org', 'sendgrid@example.org', 'keep@example.org'] as const
@@ -54,24 +53,7 @@ function signSns(message: Sns, key: string, version: '1' | '2' = '2'): Sns {
   return { ...message, SignatureVersion: version, Signature: signer.sign(key, 'base64') }
 }
 
-async function publishAndSettle(stack: SupporterStack, expected: number, reference: string): Promise<string> {
-  const appeal = await createPublished(stack, anAppeal({ reference }))
-  await eventually(async () => {
-    const counts = await emailProgress(stack, appeal.id)
-    return counts.sent === expected && Object.keys(counts).length === 1 ? true : undefined
-  }, 20_000, `${expected} alerts of ${reference} sent`)
-  return appeal.id
-}
 
-/** The envelope sender and Message-ID of the alert `email` got about `appealId`, as the provider would report them. */
-async function alertOf(stack: SupporterStack, email: string, appealId: string): Promise<{ returnPath: string; messageId: string }> {
-  const { rows } = await stack.pool.query<{ id: number }>(
-    `SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id JOIN subscriptions s ON s.id = d.recipient_id
-      WHERE e.appeal_id = $1 AND s.email = $2 AND d.channel = 'email'`, [appealId, email])
-  const mail = stack.sink.to(email).find((m) => deliveryIdFromReturnPath(stack.config.secretsKey, DOMAIN, m.from) === rows[0]!.id)
-  if (!mail) throw new Error(`no alert of ${email} in the sink`)
-  return { returnPath: mail.from, messageId: (await mail.parsed()).messageId! }
-}
 
 async function state(stack: SupporterStack, email: string) {
   const { rows } = await stack.pool.query<{ status: string; suppressed: string | null; ledger: string[] }>(

@@ -8,33 +8,14 @@
 import t from 'tap'
 import { applyEmailReport, type EmailReport } from '../src/services/email-reports.js'
 import { MIN_REPORTS, rateOverThreshold, WARNING_ACTION } from '../src/services/email-health.js'
-import { deliveryIdFromReturnPath } from '../src/email/return-path.js'
-import { anAppeal, createPublished } from './helpers/liaoning.js'
 import { consoleSession } from './helpers/console.js'
-import { emailProgress, eventually, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
+import { alertOf, BOUNCE_DOMAIN, publishAndSettle } from './helpers/bounces.js'
+import { eventually, startSupporterStack, subscribeAndConfirm } from './helpers/supporters.js'
 
-const DOMAIN = 'bounces.ngo.example'
+const DOMAIN = BOUNCE_DOMAIN
 const PEOPLE = ['p1@example.org', 'p2@example.org', 'p3@example.org', 'p4@example.org', 'p5@example.org', 'p6@example.org'] as const
 
-async function publishAndSettle(stack: SupporterStack, reference: string, expected: number = PEOPLE.length): Promise<string> {
-  const appeal = await createPublished(stack, anAppeal({ reference }))
-  await eventually(async () => {
-    const counts = await emailProgress(stack, appeal.id)
-    return counts.sent === expected && Object.keys(counts).length === 1 ? true : undefined
-  }, 20_000, `${expected} alerts of ${reference} sent`)
-  return appeal.id
-}
 
-/** The envelope sender and Message-ID of the alert `email` got about `appealId`, as the relay saw them. */
-async function alertOf(stack: SupporterStack, email: string, appealId: string): Promise<{ returnPath: string; messageId: string }> {
-  const { rows } = await stack.pool.query<{ id: number }>(
-    `SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id JOIN subscriptions s ON s.id = d.recipient_id
-      WHERE e.appeal_id = $1 AND s.email = $2 AND d.channel = 'email'`, [appealId, email])
-  const deliveryId = rows[0]!.id
-  const mail = stack.sink.to(email).find((m) => deliveryIdFromReturnPath(stack.config.secretsKey, DOMAIN, m.from) === deliveryId)
-  if (!mail) throw new Error(`no alert of delivery ${deliveryId} in the sink`)
-  return { returnPath: mail.from, messageId: (await mail.parsed()).messageId! }
-}
 
 t.test('the rule: above the threshold with at least two reports', async (t) => {
   t.equal(MIN_REPORTS, 2)
@@ -69,8 +50,8 @@ t.test('bounce and complaint health per appeal: API, audit warning once, metrics
   }
 
   for (const email of PEOPLE) await subscribeAndConfirm(stack, email)
-  const first = await publishAndSettle(stack, 'UA 401/26')
-  const second = await publishAndSettle(stack, 'UA 402/26')
+  const first = await publishAndSettle(stack, PEOPLE.length, 'UA 401/26')
+  const second = await publishAndSettle(stack, PEOPLE.length, 'UA 402/26')
 
   await t.test('before any report: counts 0, rates 0, no warning', async (t) => {
     t.same(await health(first), {
@@ -181,7 +162,7 @@ t.test('bounce and complaint health per appeal: API, audit warning once, metrics
     t.match(page.body, /data-health="complaints-rate">33.33 % <strong>\(above 0.1 %\)<\/strong>/)
     t.notMatch(page.body, /p\d@example\.org/, 'no supporter address')
 
-    const calm = await publishAndSettle(stack, 'UA 403/26', 1) // only p6 is still mailed
+    const calm = await publishAndSettle(stack, 1, 'UA 403/26') // only p6 is still mailed
     const quiet = await editor.request('GET', `/console/appeals/${calm}/progress`)
     t.equal(quiet.statusCode, 200)
     t.notMatch(quiet.body, /deliverability-warning/, 'no warning on an appeal without reports')

@@ -14,13 +14,12 @@ import { Writable } from 'node:stream'
 import { createTransport } from 'nodemailer'
 import { pino } from 'pino'
 import { SOFT_BOUNCE_LIMIT } from '../src/services/email-reports.js'
-import { deliveryIdFromReturnPath } from '../src/email/return-path.js'
 import { startReportListener } from '../src/email/report-listener.js'
 import { createPool } from '../src/db/pool.js'
-import { anAppeal, createPublished } from './helpers/liaoning.js'
-import { emailProgress, eventually, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
+import { alertOf, BOUNCE_DOMAIN, publishAndSettle } from './helpers/bounces.js'
+import { emailProgress, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
 
-const DOMAIN = 'bounces.ngo.example'
+const DOMAIN = BOUNCE_DOMAIN
 const PEOPLE = ['hard@example.org', 'soft@example.org', 'complain@example.org', 'fbl@example.org', 'keep@example.org'] as const
 const FEEDBACK_LOOP = `bounces@${DOMAIN}`
 
@@ -32,26 +31,7 @@ async function freePort(): Promise<number> {
   return port
 }
 
-async function publishAndSettle(stack: SupporterStack, expected: number, reference: string): Promise<string> {
-  const appeal = await createPublished(stack, anAppeal({ reference }))
-  await eventually(async () => {
-    const counts = await emailProgress(stack, appeal.id)
-    return counts.sent === expected && Object.keys(counts).length === 1 ? true : undefined
-  }, 20_000, `${expected} alerts of ${reference} sent`)
-  return appeal.id
-}
 
-/** The alert `email` got about `appealId`, as the receiving MTA saw it: envelope sender (our return path), raw bytes. */
-async function alertOf(stack: SupporterStack, email: string, appealId: string): Promise<{ returnPath: string; raw: Buffer; deliveryId: number }> {
-  const { rows } = await stack.pool.query<{ id: number }>(
-    `SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id JOIN subscriptions s ON s.id = d.recipient_id
-      WHERE e.appeal_id = $1 AND s.email = $2 AND d.channel = 'email'`, [appealId, email])
-  const deliveryId = rows[0]!.id
-  const mail = stack.sink.to(email).find((m) => deliveryIdFromReturnPath(stack.config.secretsKey, DOMAIN, m.from) === deliveryId)
-  if (!mail) throw new Error(`no alert of delivery ${deliveryId} in the sink`)
-  // What the receiving MTA stored: its Return-Path line, then the message as sent.
-  return { returnPath: mail.from, raw: Buffer.concat([Buffer.from(`Return-Path: <${mail.from}>\r\n`), mail.raw]), deliveryId }
-}
 
 let reportSeq = 0
 

@@ -6,32 +6,13 @@
 // nothing; a repeated report changes nothing; no address is stored.
 import t from 'tap'
 import { applyEmailReport, reportCountsForAppeal, SOFT_BOUNCE_LIMIT, type EmailReport } from '../src/services/email-reports.js'
-import { deliveryIdFromReturnPath } from '../src/email/return-path.js'
-import { anAppeal, createPublished } from './helpers/liaoning.js'
-import { emailProgress, eventually, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
+import { alertOf, BOUNCE_DOMAIN, publishAndSettle } from './helpers/bounces.js'
+import { emailProgress, startSupporterStack, subscribeAndConfirm, type SupporterStack } from './helpers/supporters.js'
 
-const DOMAIN = 'bounces.ngo.example'
+const DOMAIN = BOUNCE_DOMAIN
 const PEOPLE = ['hard@example.org', 'soft@example.org', 'complain@example.org', 'ses@example.org', 'keep@example.org'] as const
 
-async function publishAndSettle(stack: SupporterStack, expected: number, reference: string): Promise<string> {
-  const appeal = await createPublished(stack, anAppeal({ reference }))
-  await eventually(async () => {
-    const counts = await emailProgress(stack, appeal.id)
-    return counts.sent === expected && Object.keys(counts).length === 1 ? true : undefined
-  }, 20_000, `${expected} alerts of ${reference} sent`)
-  return appeal.id
-}
 
-/** The envelope sender and Message-ID of the alert `email` got about `appealId`, as the relay would see them. */
-async function alertOf(stack: SupporterStack, email: string, appealId: string): Promise<{ returnPath: string; messageId: string; deliveryId: number }> {
-  const { rows } = await stack.pool.query<{ id: number }>(
-    `SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id JOIN subscriptions s ON s.id = d.recipient_id
-      WHERE e.appeal_id = $1 AND s.email = $2 AND d.channel = 'email'`, [appealId, email])
-  const deliveryId = rows[0]!.id
-  const mail = stack.sink.to(email).find((m) => deliveryIdFromReturnPath(stack.config.secretsKey, DOMAIN, m.from) === deliveryId)
-  if (!mail) throw new Error(`no alert of delivery ${deliveryId} in the sink`)
-  return { returnPath: mail.from, messageId: (await mail.parsed()).messageId!, deliveryId }
-}
 
 async function state(stack: SupporterStack, email: string) {
   const { rows } = await stack.pool.query<{ status: string; suppressed: string | null; ledger: { action: string; source: string; details: Record<string, unknown> }[] }>(
