@@ -87,6 +87,8 @@ t.test('an editor drafts, a colleague approves, the editor publishes and watches
   t.same(navigations, [], 'updated in place, without reloading')
   t.equal(await minji.locator('[data-count="email.sent"]').innerText(), '50')
   t.equal(await minji.locator('[data-count="email.sending"]').innerText(), '0', 'nothing left sending (a status no longer counted is 0)')
+  t.equal(await minji.locator('[data-health="sent"]').innerText(), '50', 'the bounce and complaint rates are of the 50 mails sent, updated in place too')
+  t.equal(await minji.locator('[data-health="complaints-rate"]').innerText(), '0 %', 'no complaint: a rate of 0 % once mails were sent')
   t.equal(stack.sink.messages.length, 50, 'fifty mails reached the sink')
   const { reference } = (await stack.request('editor', 'GET', `/v1/appeals/${id}`)).json()
   await walk.expectPage(minji, `Delivery progress: ${reference}`, 'console-actions-progress')

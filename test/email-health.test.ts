@@ -156,10 +156,10 @@ t.test('bounce and complaint health per appeal: API, audit warning once, metrics
     t.match(page.body, /data-warning="hard-bounce">The hard-bounce rate passed 2 %: 2 hard bounces of 6 mails \(33.33 %\)/)
     t.match(page.body, /data-warning="complaint">The complaint rate passed 0.1 %: 2 spam complaints of 6 mails \(33.33 %\)/)
     t.match(page.body, /data-health="hard-bounces">3</)
-    t.match(page.body, /data-health="hard-bounces-rate">50 % <strong>\(above 2 %\)<\/strong>/)
+    t.match(page.body, /data-health="hard-bounces-rate" data-threshold="0.02">50 % <strong>\(above 2 %\)<\/strong>/)
     t.match(page.body, /data-health="soft-bounces">2</)
     t.match(page.body, /data-health="complaints">2</)
-    t.match(page.body, /data-health="complaints-rate">33.33 % <strong>\(above 0.1 %\)<\/strong>/)
+    t.match(page.body, /data-health="complaints-rate" data-threshold="0.001">33.33 % <strong>\(above 0.1 %\)<\/strong>/)
     t.notMatch(page.body, /p\d@example\.org/, 'no supporter address')
 
     const calm = await publishAndSettle(stack, 1, 'UA 403/26') // only p6 is still mailed

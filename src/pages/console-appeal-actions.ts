@@ -270,15 +270,15 @@ function healthWarnings(h: EmailHealth): SafeHtml | '' {
 /** Bounces and complaints reported after the relay accepted the mail (contract §10). */
 function healthTable(h: EmailHealth): SafeHtml {
   const row = (label: string, key: string, n: number, rate: number | null, threshold: number | null) => html`<tr><th scope="row">${label}</th><td data-health="${key}">${n}</td>
-<td data-health="${key}-rate">${rate === null ? '—' : percent(rate)}${threshold !== null && rate !== null && rate > threshold ? html` <strong>(above ${percent(threshold)})</strong>` : ''}</td></tr>`
+<td data-health="${key}-rate" data-threshold="${threshold ?? ''}">${rate === null ? '—' : percent(rate)}${threshold !== null && rate !== null && rate > threshold ? html` <strong>(above ${percent(threshold)})</strong>` : ''}</td></tr>`
   return html`<h2 id="health">Bounces and complaints</h2>
 <table class="counts" aria-labelledby="health">
-<thead><tr><th scope="col">Reported later</th><th scope="col">Count</th><th scope="col">Rate of ${h.sent} mails sent</th></tr></thead>
+<thead><tr><th scope="col">Reported later</th><th scope="col">Count</th><th scope="col">Rate of <span data-health="sent">${h.sent}</span> mails sent</th></tr></thead>
 <tbody>${row('Hard bounces', 'hard-bounces', h.hardBounces, h.hardBounceRate, h.thresholds.hardBounceRate)}
 ${row('Soft bounces', 'soft-bounces', h.softBounces, h.softBounceRate, null)}
 ${row('Spam complaints', 'complaints', h.complaints, h.complaintRate, h.thresholds.complaintRate)}</tbody>
 </table>
-<p class="muted">Relays report failures and complaints after accepting a mail. A warning is written to the audit log once when the hard-bounce rate passes ${percent(h.thresholds.hardBounceRate)} or the complaint rate ${percent(h.thresholds.complaintRate)} (with at least two reports of the kind). These counts update when the page is loaded.</p>`
+<p class="muted">Relays report failures and complaints after accepting a mail. A warning is written to the audit log once when the hard-bounce rate passes ${percent(h.thresholds.hardBounceRate)} or the complaint rate ${percent(h.thresholds.complaintRate)} (with at least two reports of the kind).</p>`
 }
 
 const percentOf = (p: DeliveryProgress, done: boolean) => (p.total > 0 ? Math.floor(((p.total - p.pending) / p.total) * 100) : done ? 100 : 0)

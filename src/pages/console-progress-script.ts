@@ -1,6 +1,7 @@
 // Owns the one script of the console's delivery progress page: it listens
 // to the page's server-sent events (EventSource, same origin) and updates
-// the counts, the <progress> bar and the polite live region in place.
+// the counts, the <progress> bar, the polite live region and the bounce
+// and complaint table in place.
 // Progressive enhancement only: without it the page shows the counts as
 // they were when it was rendered and a link to refresh. Served by the app
 // (CSP script-src 'self') at a path naming its content, cached for good.
@@ -37,9 +38,36 @@ export const PROGRESS_SCRIPT = `// Live delivery progress (Urgent Appeals consol
     if (status) status.textContent = data.done ? root.getAttribute('data-done-text').replace('{total}', String(data.total))
       : root.getAttribute('data-live-text').replace('{completed}', String(done)).replace('{total}', String(data.total)).replace('{percent}', String(percent));
   }
-  source.addEventListener('progress', function (event) { show(JSON.parse(event.data)); });
+  // The bounce and complaint table (outside the counts' region): counts, the
+  // mails sent they are rates of, and each rate with its threshold marker.
+  function percentText(rate) { return String(Number((rate * 100).toFixed(2))) + ' %'; }
+  function showHealth(health) {
+    if (!health) return;
+    var values = { 'sent': health.sent, 'hard-bounces': health.hardBounces, 'soft-bounces': health.softBounces, 'complaints': health.complaints };
+    Object.keys(values).forEach(function (key) {
+      var cell = document.querySelector('[data-health="' + key + '"]');
+      if (cell) cell.textContent = String(values[key]);
+    });
+    var rates = { 'hard-bounces-rate': health.hardBounceRate, 'soft-bounces-rate': health.softBounceRate, 'complaints-rate': health.complaintRate };
+    Object.keys(rates).forEach(function (key) {
+      var cell = document.querySelector('[data-health="' + key + '"]');
+      if (!cell) return;
+      var rate = rates[key];
+      var threshold = cell.getAttribute('data-threshold');
+      cell.textContent = rate === null ? '\u2014' : percentText(rate);
+      if (rate !== null && threshold !== '' && rate > Number(threshold)) {
+        var marker = document.createElement('strong');
+        marker.textContent = '(above ' + percentText(Number(threshold)) + ')';
+        cell.appendChild(document.createTextNode(' '));
+        cell.appendChild(marker);
+      }
+    });
+  }
+  source.addEventListener('progress', function (event) { var data = JSON.parse(event.data); show(data); showHealth(data.emailHealth); });
   source.addEventListener('done', function (event) {
-    show(JSON.parse(event.data));
+    var data = JSON.parse(event.data);
+    show(data);
+    showHealth(data.emailHealth);
     source.close();
   });
 })();
