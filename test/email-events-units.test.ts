@@ -4,7 +4,8 @@
 import { createHmac, createSign, generateKeyPairSync, sign } from 'node:crypto'
 import t from 'tap'
 import { AppError } from '../src/errors.js'
-import { enhancedStatus, isFresh, safeEqual } from '../src/email-events/common.js'
+import { sameSecret } from '../src/auth/console-tokens.js'
+import { enhancedStatus, isFresh } from '../src/email-events/common.js'
 import { SnsVerifier, sesReports, snsSignatureValid, snsStringToSign, snsUrl, type SnsMessage } from '../src/email-events/sns.js'
 import { postmarkReports, verifyPostmark } from '../src/email-events/postmark.js'
 import { mailgunReports, verifyMailgun } from '../src/email-events/mailgun.js'
@@ -165,8 +166,8 @@ t.test('shared pieces and the configuration', async (t) => {
   t.ok(isFresh('1765022400', new Date(1765022400_000 + 300_000)))
   t.notOk(isFresh('1765022400', new Date(1765022400_000 + 301_000)))
   t.notOk(isFresh('17650e2400', new Date()))
-  t.ok(safeEqual('a:b', 'a:b'))
-  t.notOk(safeEqual('a:b', 'a:bb'))
+  t.ok(sameSecret('a:b', 'a:b'))
+  t.notOk(sameSecret('a:b', 'a:bb'))
   t.equal(enhancedStatus(undefined, 'smtp; 550 5.7.1 blocked'), '5.7.1')
   t.equal(enhancedStatus('550'), undefined)
 

@@ -33,9 +33,10 @@ export function newEnrolmentToken(key: Buffer): { id: string; token: string; has
 export const consoleTokenHash = (token: string | undefined): Buffer | null =>
   token !== undefined && TOKEN_PATTERN.test(token) ? hashSecret(token) : null
 
-/** Constant-time comparison of two short secrets (CSRF tokens). */
+/**
+ * Constant-time comparison of two secrets (CSRF tokens, the metrics token,
+ * webhook credentials): hashed first, so even their lengths leak nothing.
+ */
 export function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
+  return timingSafeEqual(hashSecret(a), hashSecret(b))
 }

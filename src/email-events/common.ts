@@ -1,9 +1,7 @@
 // Owns what the four provider webhooks (routes/email-events.ts) share: the
-// problems a refused event gets, the freshness window of signed timestamps,
-// a timing-safe comparison and reading an enhanced status code out of a
-// provider's text. Each provider's verifier and mapper is its own module
+// problems a refused event gets, the freshness window of signed timestamps
+// and reading an enhanced status code out of a provider's text. Each provider's verifier and mapper is its own module
 // beside this one (sns.ts, postmark.ts, mailgun.ts, sendgrid.ts).
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { AppError } from '../errors.js'
 import type { EmailReport } from '../services/email-reports.js'
 
@@ -23,12 +21,6 @@ export const unverified = (detail: string, headers?: Record<string, string>) =>
 export const refused = (detail: string) => new AppError(403, 'email-event-refused', 'Event refused', detail)
 
 export const malformed = (detail: string) => new AppError(400, 'malformed-body', 'Malformed request body', detail)
-
-/** Equal strings, compared in constant time (hashed first, so lengths leak nothing either). */
-export function safeEqual(a: string, b: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest()
-  return timingSafeEqual(digest(a), digest(b))
-}
 
 /** Unix seconds `timestamp` lies within MAX_SIGNATURE_AGE_SECONDS of `now`. */
 export function isFresh(timestamp: string, now: Date): boolean {

@@ -7,7 +7,8 @@
 // supporter, or our Message-ID when the record carries the message's
 // headers (Headers, Metadata, or the Content of "include message content").
 import type { EmailReport, ReportKind } from '../services/email-reports.js'
-import { dateOf, enhancedStatus, safeEqual, text, unverified, type Mapped } from './common.js'
+import { sameSecret } from '../auth/console-tokens.js'
+import { dateOf, enhancedStatus, text, unverified, type Mapped } from './common.js'
 
 const CHALLENGE = { 'www-authenticate': 'Basic realm="email-events", charset="UTF-8"' }
 
@@ -16,7 +17,7 @@ export function verifyPostmark(authorization: string | undefined, credentials: {
   const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(authorization?.trim() ?? '')
   const given = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : ''
   // Both compared in constant time, always (no early exit on the user name).
-  const ok = safeEqual(given, `${credentials.user}:${credentials.password}`)
+  const ok = sameSecret(given, `${credentials.user}:${credentials.password}`)
   if (!ok) throw unverified('Missing or wrong basic-auth credentials.', CHALLENGE)
 }
 

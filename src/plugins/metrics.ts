@@ -6,11 +6,11 @@
 // in Postgres. Counters come from Redis hashes the workers add to; the
 // few gauges read from Postgres are refreshed in the background at most
 // once per interval, and a scrape serves their last values.
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ClusterCounters } from '../lib/cluster-counters.js'
+import { sameSecret } from '../auth/console-tokens.js'
 import { AppError } from '../errors.js'
 
 declare module 'fastify' {
@@ -115,9 +115,7 @@ const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const given = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? ''
-  // Hashing first gives equal lengths, so the comparison takes the same time whatever was sent.
-  const digest = (s: string) => createHash('sha256').update(s).digest()
-  return timingSafeEqual(digest(given), digest(token))
+  return sameSecret(given, token)
 }
 
 /** A request from this host itself: a loopback client address (the proxied client's, with TRUST_PROXY) and no proxy in between. */
