@@ -92,9 +92,12 @@ export function deliveryIdFromReturnPath(secretsKey: Buffer, bounceDomain: strin
   return parseReturnPathToken(secretsKey, local.slice(RETURN_PATH_LOCAL_PREFIX.length))
 }
 
+/** The Message-ID of an alert mail (without <>): `d<deliveryId>.<event id, lower case>@<domain>`. */
+export const alertMessageId = (deliveryId: number, eventId: string, domain: string): string =>
+  `d${deliveryId}.${eventId.toLowerCase()}@${domain}`
+
 /**
- * Our alert Message-ID (`d<deliveryId>.<event id, lower case>@<domain>`,
- * as email/sender.ts writes it), read back; null for any other id. Not
+ * An alert Message-ID (alertMessageId) read back; null for any other id. Not
  * a secret: whoever uses it must check the event id against the delivery.
  */
 export function parseAlertMessageId(messageId: string): { deliveryId: number; eventId: string } | null {

@@ -32,7 +32,7 @@ import { renderEnrolment, SLOT_ENROL } from './enrolment-message.js'
 import { findEnrolmentForMail } from '../repositories/people.js'
 import { deriveEnrolmentToken } from '../auth/console-tokens.js'
 import { MimeTemplate, parseMailFrom, type MailFrom } from './mime.js'
-import { alertEnvelopeSender } from './return-path.js'
+import { alertEnvelopeSender, alertMessageId } from './return-path.js'
 import { alertFeedbackId } from './feedback-id.js'
 import { ClusterCounters, tally } from '../lib/cluster-counters.js'
 import { DELIVERY_FIELD } from './metrics.js'
@@ -147,7 +147,7 @@ export class EmailSender {
   private async sendChunk(event: { id: string; appealId: string | null; position: number }, payload: AlertEvent, ids: number[]): Promise<Record<string, number>> {
     const { config, pool } = this.deps
     const eventId = event.id
-    const messageId = (deliveryId: number, ofEvent: string) => `d${deliveryId}.${ofEvent.toLowerCase()}@${this.from.domain}`
+    const messageId = (deliveryId: number, ofEvent: string) => alertMessageId(deliveryId, ofEvent, this.from.domain)
     // A change of metadata is a one-line note to those who have had the appeal, the whole appeal to those who have not.
     const noteOnly = isMetadataOnly(payload)
     const feedbackId = await alertFeedbackId(pool, { type: payload.type, appealId: event.appealId }, payload.data.appeal!.reference, this.listId)
