@@ -43,16 +43,20 @@ export async function countWebhookAudience(db: Queryable, f: WebhookAudienceFilt
   return rows[0]!
 }
 
+/** What a freeze wrote: how many rows, and the ids of those due now (`pending`), in id order. */
+export interface Frozen { frozen: number; pending: number[] }
+
 /**
  * Writes one row per matching endpoint: event type, countries, themes and
  * minimum urgency of the appeal as the event carries it (the appeal row for
  * events without one, i.e. appeal.withdrawn). `webhook.test` goes to the
  * endpoint named in its data only. Disabled endpoints get `skipped` rows,
  * which `recover` can bring back. With `limit`, only the first `limit`
- * matching endpoints (in id order): fan-out's head start.
+ * matching endpoints (in id order): fan-out's head start. Rows already
+ * there are left alone and not counted (a retried fan-out writes nothing).
  */
-export async function freezeWebhookAudience(db: Queryable, eventId: string, limit?: number): Promise<number> {
-  const result = await db.query(
+export async function freezeWebhookAudience(db: Queryable, eventId: string, limit?: number): Promise<Frozen> {
+  const result = await db.query<{ id: number; pending: boolean }>(
     `WITH ev AS (
        SELECT e.id, e.type, e.organisation_id,
               e.payload -> 'data' ->> 'endpointId' AS test_endpoint,
@@ -74,8 +78,10 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string, limi
             CASE WHEN w.status = 'active' THEN NULL ELSE now() END
        FROM ev JOIN webhook_endpoints w ON ${ENDPOINT_MATCHES_EVENT}
      ORDER BY w.id${limit === undefined ? '' : ' LIMIT $2'}
-     ON CONFLICT (event_id, channel, recipient_id) DO NOTHING`, limit === undefined ? [eventId] : [eventId, limit])
-  return result.rowCount ?? 0
+     ON CONFLICT (event_id, channel, recipient_id) DO NOTHING
+     RETURNING id, status = 'pending' AS pending`, limit === undefined ? [eventId] : [eventId, limit])
+  const pending = result.rows.filter((r) => r.pending).map((r) => Number(r.id)).sort((a, b) => a - b)
+  return { frozen: result.rowCount ?? 0, pending }
 }
 
 /**
@@ -132,17 +138,25 @@ const CLAIMED_ONCE = CLAIMED_COLUMNS.replace('ev.type AS "eventType",',
 export async function claimDeliveries(db: Queryable, ids: number[]): Promise<ClaimedDelivery[]> {
   // One round trip: the payload is the same for every row of an event, so it
   // comes (and is parsed) once per event, on that event's first row only.
-  const { rows } = await db.query<ClaimedDelivery>(
-    `WITH picked AS (
+  // The rows are picked by id alone and the channel is checked on the row
+  // being updated: with `channel = 'webhook'` among the pick's conditions the
+  // planner could take deliveries_webhook_recipient_idx (its predicate
+  // matches) and read every webhook row of the table to find a chunk's 200
+  // (Postgres CPU per claimed row 44 µs, against 30 µs picked by id).
+  const { rows } = await db.query<ClaimedDelivery>({
+    name: 'webhook-claim',
+    text: `WITH picked AS (
        SELECT id, status FROM deliveries
-        WHERE id = ANY($1) AND channel = 'webhook' AND status IN ('pending', 'retrying')
+        WHERE id = ANY($1::bigint[]) AND status IN ('pending', 'retrying')
           AND (next_attempt_at IS NULL OR next_attempt_at <= now() + interval '1 second')
         ORDER BY id FOR UPDATE SKIP LOCKED),
      claimed AS (
        UPDATE deliveries d SET status = 'sending', updated_at = now()
-         FROM picked WHERE d.id = picked.id
+         FROM picked WHERE d.id = picked.id AND d.channel = 'webhook'
        RETURNING d.id, d.event_id, d.recipient_id, d.attempts, picked.status AS previous_status)
-     ${CLAIMED_ONCE}`, [ids])
+     ${CLAIMED_ONCE}`,
+    values: [ids],
+  })
   const payloads = new Map<string, unknown>()
   for (const row of rows) if (row.payload !== null) payloads.set(row.eventId, row.payload)
   for (const row of rows) row.payload = payloads.get(row.eventId)

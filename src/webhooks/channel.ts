@@ -14,9 +14,20 @@ const OVERDUE_SECONDS = 30
 const RECONCILE_LIMIT = 5000
 /** Partners frozen and enqueued ahead of the rest (one chunk job's worth of requests at once): their attempts start while the rest is frozen. */
 const HEAD_START = 32
+/** Fan-outs whose freezes' ids wait for their enqueue (a fan-out that failed in between leaves its entry; the oldest go). */
+const REMEMBERED_FANOUTS = 256
+
+/** What this process's freezes of one event wrote, for its enqueue. */
+interface FreshRows {
+  /** The head start wrote rows: this is the event's first fan-out, and `rest` is every pending row it did not enqueue. */
+  headWrote: boolean
+  /** Pending rows the freeze of the rest wrote (null: not frozen here). */
+  rest: number[] | null
+}
 
 export class WebhookChannel implements DeliveryChannel {
   readonly name = 'webhook' as const
+  private readonly fresh = new Map<string, FreshRows>()
 
   constructor(private readonly deps: {
     pool: Pool
@@ -27,26 +38,47 @@ export class WebhookChannel implements DeliveryChannel {
   }) {}
 
   async headStart(event: EventRow): Promise<number> {
-    const frozen = await freezeWebhookAudience(this.deps.pool, event.id, HEAD_START)
-    const ids = (await pendingIds(this.deps.pool, event.id)).slice(0, HEAD_START)
-    if (ids.length > 0) {
-      await this.deps.queue.add('deliver', { ids, trigger: 'scheduled' }, { jobId: headStartJobId(event.id) })
+    // The freeze returns the ids it wrote: no second query before the first job goes out.
+    const { frozen, pending } = await freezeWebhookAudience(this.deps.pool, event.id, HEAD_START)
+    if (pending.length > 0) {
+      await this.deps.queue.add('deliver', { ids: pending, trigger: 'scheduled' }, { jobId: headStartJobId(event.id) })
     }
+    this.remember(event.id, { headWrote: frozen > 0, rest: null })
     return frozen
   }
 
-  freeze(db: Queryable, event: EventRow): Promise<number> {
-    return freezeWebhookAudience(db, event.id)
+  async freeze(db: Queryable, event: EventRow): Promise<number> {
+    const { frozen, pending } = await freezeWebhookAudience(db, event.id)
+    const known = this.fresh.get(event.id)
+    if (known) known.rest = pending
+    return frozen
   }
 
+  /**
+   * Chunk jobs for the event's pending rows. After a head start that wrote
+   * rows, exactly the rows the freeze of the rest wrote: the head start's
+   * rows are in its own job only (each row in one job, no second claim of
+   * them; an audience within the head start gets no second job at all).
+   * Otherwise — a retried fan-out, whose freezes wrote nothing — every
+   * pending row of the event is read and enqueued again (job ids keep that
+   * idempotent; a row already claimed is a no-op).
+   */
   async enqueue(event: EventRow): Promise<number> {
-    const ids = await pendingIds(this.deps.pool, event.id)
+    const known = this.fresh.get(event.id)
+    this.fresh.delete(event.id)
+    const ids = known?.headWrote && known.rest !== null ? known.rest : await pendingIds(this.deps.pool, event.id)
     if (ids.length === 0) return 0
     // No priority: BullMQ serves these before every prioritised retry.
     await this.deps.queue.addBulk(chunk(ids).map((part) => ({
       name: 'deliver', data: { ids: part, trigger: 'scheduled' as const }, opts: { jobId: firstAttemptsJobId(event.id, part[0]!) },
     })))
     return ids.length
+  }
+
+  private remember(eventId: string, rows: FreshRows): void {
+    this.fresh.delete(eventId)
+    if (this.fresh.size >= REMEMBERED_FANOUTS) this.fresh.delete(this.fresh.keys().next().value!)
+    this.fresh.set(eventId, rows)
   }
 
   async reconcile(): Promise<number> {

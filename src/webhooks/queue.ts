@@ -40,8 +40,10 @@ export const firstAttemptsJobId = (eventId: string, firstId: number) => `wh-${ev
 
 /**
  * A fan-out's head start (`whh-`): the event's first few partners, frozen
- * and enqueued before the rest of the audience; one per event. Its rows are
- * also in the first `wh-` chunk: whichever job claims them first sends them.
+ * and enqueued before the rest of the audience; one per event. The `wh-`
+ * chunks of the same fan-out leave its rows out (only a retried fan-out,
+ * whose freezes wrote nothing, enqueues every pending row again: a row
+ * already claimed is then a no-op).
  */
 export const headStartJobId = (eventId: string) => `whh-${eventId}`
 
