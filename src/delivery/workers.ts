@@ -12,7 +12,6 @@ import { WEBHOOK_QUEUE } from '../webhooks/queue.js'
 import type { DeliveryChannel } from './channel.js'
 import { startEmailDelivery } from '../email/worker.js'
 import { startWebhookDelivery } from '../webhooks/worker.js'
-import { startReportListener } from '../email/report-listener.js'
 
 export interface DeliveryDeps {
   config: Readonly<Config>
@@ -32,7 +31,10 @@ export async function startDeliveryWorkers(deps: DeliveryDeps): Promise<RunningD
   const { config, pool, logger } = deps
   // Bounce and complaint reports by SMTP (BOUNCE_SMTP_PORT): first, so a port
   // already taken stops the worker before anything else is opened.
-  const reports = config.email.bounce.smtpPort === null ? null : await startReportListener({ config, pool, logger })
+  // Imported only when configured: it brings smtp-server and mailparser, ~10 MB of the worker's RSS.
+  const reports = config.email.bounce.smtpPort === null
+    ? null
+    : await (await import('../email/report-listener.js')).startReportListener({ config, pool, logger })
   const connection = createWorkerRedis(config.redisUrl)
   // Jobs still under the old shared `{ua}` tag move to their queue's own keys.
   // Not awaited: while Redis is down the commands wait for it (this connection queues them).

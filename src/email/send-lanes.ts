@@ -44,21 +44,25 @@ export class SendLanes<V> {
 
   /**
    * Sends one message in the next free lane, then records its result.
-   * `send` gets the message as a stream that ends only once the lane's
+   * The message may be given as a function: it is then rendered only once
+   * a lane is free: a window's waiting mails hold no bodies (rendered up
+   * front, they waited long enough to be promoted to V8's old space and
+   * stayed there until a full GC). `send` gets the message as a stream
+   * that ends only once the lane's
    * previous result is recorded and `admit` accepts that write's verdict
    * (undefined for a lane's first mail); `send` must settle (not throw)
    * with the result. Resolves when this result is recorded, rejects if it
    * was not.
    */
   async send<T>(
-    raw: Buffer, admit: (verdict: V | undefined) => boolean,
+    message: Buffer | (() => Buffer), admit: (verdict: V | undefined) => boolean,
     send: (body: Readable) => Promise<T>, record: (result: T) => Promise<V>,
   ): Promise<T> {
     const lane = this.free.pop() ?? await new Promise<Lane<V>>((resolve) => this.queued.push(resolve))
     let recorded: Promise<V>
     let result: T
     try {
-      result = await send(after(lane.recorded, raw, admit))
+      result = await send(after(lane.recorded, typeof message === 'function' ? message() : message, admit))
       recorded = record(result)
     } catch (error) {
       recorded = Promise.reject(error)

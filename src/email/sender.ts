@@ -185,7 +185,7 @@ export class EmailSender {
       suppressed += claim.suppressed
       this.count({ [`${DELIVERY_FIELD}suppressed`]: claim.suppressed })
       const settled = await Promise.allSettled(claim.recipients.map((r) =>
-        this.lanes.send(render(r), admit, (body) => this.sendOne(r, body), (outcome) => this.recorder.record(outcome, outcome.hardBounce))))
+        this.lanes.send(() => render(r), admit, (body) => this.sendOne(r, body), (outcome) => this.recorder.record(outcome, outcome.hardBounce))))
       for (const s of settled) {
         if (s.status === 'fulfilled') outcomes.push(s.value)
         else writeError ??= s.reason
