@@ -13,7 +13,15 @@
 import type pg from 'pg'
 import { withdrawnEvents } from '../repositories/events.js'
 
-interface Asking { resolve: (withdrawn: boolean) => void; reject: (error: unknown) => void }
+/** One event's question in the next query: every asker of that event gets the same promise (none per attempt). */
+interface Asking { answer: Promise<boolean>; resolve: (withdrawn: boolean) => void; reject: (error: unknown) => void }
+
+function asking(): Asking {
+  let resolve!: (withdrawn: boolean) => void
+  let reject!: (error: unknown) => void
+  const answer = new Promise<boolean>((res, rej) => { resolve = res; reject = rej })
+  return { answer, resolve, reject }
+}
 
 /** What the check needs of a pool: a client to reserve (pg.Pool). */
 export type ClientSource = Pick<pg.Pool, 'connect'>
@@ -28,7 +36,7 @@ export interface WithdrawalCheckOptions {
 }
 
 export class WithdrawalCheck {
-  private asking = new Map<string, Asking[]>()
+  private asking = new Map<string, Asking>()
   private questions = 0
   private window: NodeJS.Timeout | null = null
   private querying: Promise<void> | null = null
@@ -48,13 +56,11 @@ export class WithdrawalCheck {
 
   /** Resolves with whether the appeal of `eventId` was withdrawn, as of a moment after this call. */
   isWithdrawn(eventId: string): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      const waiting = this.asking.get(eventId)
-      if (waiting) waiting.push({ resolve, reject })
-      else this.asking.set(eventId, [{ resolve, reject }])
-      this.questions++
-      this.schedule()
-    })
+    let waiting = this.asking.get(eventId)
+    if (!waiting) { waiting = asking(); this.asking.set(eventId, waiting) }
+    this.questions++
+    this.schedule()
+    return waiting.answer
   }
 
   /** Answers what is waiting, then returns the reserved client to the pool (before the pool closes). */
@@ -88,14 +94,14 @@ export class WithdrawalCheck {
     })
   }
 
-  private async answer(batch: Map<string, Asking[]>): Promise<void> {
+  private async answer(batch: Map<string, Asking>): Promise<void> {
     try {
       const withdrawn = new Set(await withdrawnEvents(await this.reserved(), [...batch.keys()]))
-      for (const [eventId, waiting] of batch) for (const w of waiting) w.resolve(withdrawn.has(eventId))
+      for (const [eventId, waiting] of batch) waiting.resolve(withdrawn.has(eventId))
     } catch (error) {
       this.broken = true // the next batch reserves a fresh client
       this.release()
-      for (const waiting of batch.values()) for (const w of waiting) w.reject(error)
+      for (const waiting of batch.values()) waiting.reject(error)
     }
   }
 

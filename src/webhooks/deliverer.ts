@@ -73,17 +73,18 @@ export class WebhookDeliverer {
   async processJob(job: WebhookJob): Promise<Record<string, number>> {
     const { toAttempt, closed } = await claimChunk(this.deps.pool, job, Date.now())
     const counts: Record<string, number> = {}
-    const recorded: Promise<void>[] = []
+    // The batches this job's rows went into (rows share their batch's promise).
+    const recorded = new Set<Promise<void>>()
     const finish = (item: Finished) => {
       counts[item.outcome.status] = (counts[item.outcome.status] ?? 0) + 1
-      recorded.push(this.recorder.record(item))
+      recorded.add(this.recorder.record(item))
     }
     closed.forEach(finish)
     const deferred: ClaimedDelivery[] = []
     const bodies: Bodies = new Map()
     try {
       await forEachBounded(toAttempt, this.perJob, async (row) => {
-        if (!(await this.slots.acquire(row.endpointId, SLOT_WAIT_MS))) { deferred.push(row); return }
+        if (!this.slots.tryAcquire(row.endpointId) && !(await this.slots.acquire(row.endpointId, SLOT_WAIT_MS))) { deferred.push(row); return }
         try {
           finish(carriesAppealContent(row) && await this.withdrawal.isWithdrawn(row.eventId)
             ? closedWithoutAttempt(row, 'withdrawn')

@@ -8,12 +8,19 @@ export class EndpointSlots {
 
   constructor(private readonly limit: number) {}
 
-  /** True once a slot is held; false when none freed up within `waitMs`. */
-  async acquire(id: string, waitMs: number): Promise<boolean> {
+  /** Takes a free slot at once if there is one (no promise, no tick: the common case of a fan-out). */
+  tryAcquire(id: string): boolean {
     let s = this.state.get(id)
     if (!s) { s = { active: 0, waiters: [] }; this.state.set(id, s) }
-    if (s.active < this.limit) { s.active++; return true }
-    const entry = s
+    if (s.active >= this.limit) return false
+    s.active++
+    return true
+  }
+
+  /** True once a slot is held; false when none freed up within `waitMs`. */
+  acquire(id: string, waitMs: number): Promise<boolean> {
+    if (this.tryAcquire(id)) return Promise.resolve(true)
+    const entry = this.state.get(id)!
     return new Promise<boolean>((resolve) => {
       const wake = () => { clearTimeout(timer); entry.active++; resolve(true) }
       const timer = setTimeout(() => {

@@ -38,23 +38,36 @@ export interface RecorderDeps {
   onTransitions?: (transitions: HealthTransition[]) => void
 }
 
-interface Waiting { item: Finished; done: (error?: unknown) => void }
+/** The batch being gathered: its rows and the one promise they all share. */
+interface Batch { items: Finished[]; written: Promise<void>; done: (error?: unknown) => void }
+
+function newBatch(): Batch {
+  let done!: (error?: unknown) => void
+  const written = new Promise<void>((resolve, reject) => { done = (error) => (error === undefined ? resolve() : reject(error)) })
+  // A job that stopped waiting (it failed otherwise) must not leave an unhandled rejection behind.
+  written.catch(() => {})
+  return { items: [], written, done }
+}
 
 export class OutcomeRecorder {
-  private waiting: Waiting[] = []
+  private waiting: Batch = newBatch()
   private timer: NodeJS.Timeout | undefined
   /** Serialised: each endpoint's outcomes are applied in the order they happened. */
   private chain: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly deps: RecorderDeps) {}
 
-  /** Resolves once the row's outcome is committed (and its retry, if any, enqueued); rejects if the write failed. */
+  /**
+   * Resolves once the row's outcome is committed (and its retry, if any,
+   * enqueued); rejects if the write failed. Every row of a batch gets the
+   * batch's one promise (no promise and closure per row).
+   */
   record(item: Finished): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ item, done: (error) => (error === undefined ? resolve() : reject(error)) })
-      if (this.waiting.length >= BATCH_ROWS) this.flush()
-      else this.timer ??= setTimeout(() => this.flush(), BATCH_DELAY_MS)
-    })
+    const batch = this.waiting
+    batch.items.push(item)
+    if (batch.items.length >= BATCH_ROWS) this.flush()
+    else this.timer ??= setTimeout(() => this.flush(), BATCH_DELAY_MS)
+    return batch.written
   }
 
   /** Writes `items` now as one batch (after what is already waiting); their attempt ids, in order (a test ping answers with its attempt). */
@@ -75,11 +88,11 @@ export class OutcomeRecorder {
     clearTimeout(this.timer)
     this.timer = undefined
     const batch = this.waiting
-    if (batch.length === 0) return
-    this.waiting = []
-    this.chain = this.chain.then(() => this.write(batch.map((w) => w.item), false)).then(
-      () => { for (const w of batch) w.done() },
-      (error: unknown) => { for (const w of batch) w.done(error ?? new Error('webhook outcomes not recorded')) },
+    if (batch.items.length === 0) return
+    this.waiting = newBatch()
+    this.chain = this.chain.then(() => this.write(batch.items, false)).then(
+      () => batch.done(),
+      (error: unknown) => batch.done(error ?? new Error('webhook outcomes not recorded')),
     )
   }
 
