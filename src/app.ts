@@ -1,13 +1,13 @@
 // Builds the HTTP application. It never listens: server.ts does, tests use
 // `app.inject`. Infrastructure plugins first, then one plugin per resource.
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
-import type { Logger } from './logger.js'
+import { requestLogger, type Logger } from './logger.js'
 import { problemDetails, sendProblem } from './plugins/problem-details.js'
 import { AppError } from './errors.js'
 import { auth } from './plugins/auth.js'
@@ -73,6 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     genReqId: () => randomUUID(),
+    // request.log: the pino child with the request id, made only when the request logs a line.
+    childLoggerFactory: requestLogger as unknown as NonNullable<FastifyServerOptions['childLoggerFactory']>,
     // TRUST_PROXY: behind a reverse proxy, request.ip (and so the public rate
     // limit) is the client X-Forwarded-For names, believed only from these proxies.
     trustProxy: deps.config.trustProxy,
@@ -99,9 +101,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   })
-  // Before any route: each route declared after it is CORS-open or says it is not.
-  await app.register(publicCors, { origins: deps.config.publicCorsOrigins })
+  // Before any route: each route declared after it records its requests (/metrics' own, CORS preflights included).
   await app.register(metrics, { registry: deps.registry ?? createRegistry(), token: deps.config.metricsToken, ...(deps.gaugeRefreshMs === undefined ? {} : { gaugeRefreshMs: deps.gaugeRefreshMs }) })
+  // Before any other route: each route declared after it is CORS-open or says it is not.
+  await app.register(publicCors, { origins: deps.config.publicCorsOrigins })
   await app.register(openapi, { version: VERSION, publicBaseUrl: deps.config.publicBaseUrl })
   await app.register(auth, { pool: deps.pool })
   await app.register(idempotency, { pool: deps.pool })

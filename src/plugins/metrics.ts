@@ -6,9 +6,9 @@
 // in Postgres. Counters come from Redis hashes the workers add to; the
 // few gauges read from Postgres are refreshed in the background at most
 // once per interval, and a scrape serves their last values.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ClusterCounters } from '../lib/cluster-counters.js'
 import { sameSecret } from '../auth/console-tokens.js'
 import { AppError } from '../errors.js'
@@ -122,6 +122,84 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 const fromThisHost = (request: FastifyRequest) =>
   LOOPBACK.test(request.ip) && request.headers['x-forwarded-for'] === undefined && request.headers.forwarded === undefined
 
+const RECORDED = Symbol('records http metrics')
+/** The latency histogram's upper bounds (seconds), as prom-client's `buckets`. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+/** One method of one route: counts by status, and the latency histogram (per-bucket counts, not yet cumulative). */
+interface MethodStats { statuses: Map<number, number>; buckets: number[]; sum: number; count: number }
+
+class RouteStats {
+  private readonly methods = new Map<string, MethodStats>()
+  constructor(readonly route: string) {}
+
+  record(method: string, status: number, seconds: number): void {
+    let m = this.methods.get(method)
+    if (m === undefined) this.methods.set(method, m = { statuses: new Map(), buckets: new Array<number>(DURATION_BUCKETS.length).fill(0), sum: 0, count: 0 })
+    m.statuses.set(status, (m.statuses.get(status) ?? 0) + 1)
+    let i = 0
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++
+    if (i < DURATION_BUCKETS.length) m.buckets[i]!++
+    m.sum += seconds
+    m.count++
+  }
+
+  entries(): IterableIterator<[string, MethodStats]> { return this.methods.entries() }
+  reset(): void { this.methods.clear() }
+}
+
+/** The HTTP request metrics of this process, by route template. */
+class HttpStats {
+  private readonly routes = new Map<string, RouteStats>()
+
+  route(template: string): RouteStats {
+    let r = this.routes.get(template)
+    if (r === undefined) this.routes.set(template, r = new RouteStats(template))
+    return r
+  }
+
+  private metric(name: string, help: string, type: 'counter' | 'histogram', values: () => object[]) {
+    return {
+      name, help, type, aggregator: 'sum',
+      get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
+      reset: () => { for (const r of this.routes.values()) r.reset() },
+    }
+  }
+
+  requestsMetric(name: string, help: string) {
+    return this.metric(name, help, 'counter', () => {
+      const values: object[] = []
+      for (const r of this.routes.values()) {
+        for (const [method, m] of r.entries()) {
+          for (const [status, n] of m.statuses) values.push({ labels: { method, route: r.route, status: String(status) }, value: n })
+        }
+      }
+      return values
+    })
+  }
+
+  /** As prom-client renders a Histogram: cumulative buckets with `le` first, then +Inf, _sum and _count. */
+  durationMetric(name: string, help: string) {
+    return this.metric(name, help, 'histogram', () => {
+      const values: object[] = []
+      for (const r of this.routes.values()) {
+        for (const [method, m] of r.entries()) {
+          const shared = { method, route: r.route }
+          let acc = 0
+          DURATION_BUCKETS.forEach((le, i) => {
+            acc += m.buckets[i]!
+            values.push({ labels: { le }, sharedLabels: shared, value: acc, metricName: `${name}_bucket` })
+          })
+          values.push({ labels: { le: '+Inf' }, sharedLabels: shared, value: m.count, metricName: `${name}_bucket` })
+          values.push({ labels: {}, sharedLabels: shared, value: m.sum, metricName: `${name}_sum` })
+          values.push({ labels: {}, sharedLabels: shared, value: m.count, metricName: `${name}_count` })
+        }
+      }
+      return values
+    })
+  }
+}
+
 export const metrics = fp(async (app: FastifyInstance, opts: { registry: Registry; token: string | null; gaugeRefreshMs?: number }) => {
   const { registry, token } = opts
   app.decorate('metrics', registry)
@@ -129,27 +207,35 @@ export const metrics = fp(async (app: FastifyInstance, opts: { registry: Registr
   app.decorate('refreshedGauges', refreshed)
   if (refreshed.everyMs > 0) app.addHook('onReady', async () => { refreshed.start() })
   app.addHook('onClose', async () => { await refreshed.stop() })
-  const requests = new Counter({
-    name: 'ua_http_requests_total', help: 'HTTP requests by method, route and status',
-    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
-  })
-  const duration = new Histogram({
-    name: 'ua_http_request_duration_seconds', help: 'HTTP request latency by method and route',
-    labelNames: ['method', 'route'] as const, registers: [registry],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-  })
+  // Request counts and latencies, kept per route here and rendered as
+  // prom-client would render a Counter and a Histogram at scrape time: per
+  // request, a few increments on the route's own record, no label hashing.
+  const http = new HttpStats()
+  registry.registerMetric(http.requestsMetric('ua_http_requests_total', 'HTTP requests by method, route and status') as never)
+  registry.registerMetric(http.durationMetric('ua_http_request_duration_seconds', 'HTTP request latency by method and route') as never)
 
-  // Callback style: no promise per response.
+  // Each route records into its own record (added as the route is declared;
+  // callback style: no promise per response). Unmatched requests (404s,
+  // malformed URLs) have no route of their own: the app-wide hook counts them.
+  app.addHook('onRoute', (route) => {
+    const hooks = ([] as unknown[]).concat(route.onResponse ?? [])
+    if (hooks.some((h) => h === RECORDED || (h as { [RECORDED]?: true })[RECORDED])) return
+    const stats = http.route(route.url ?? 'unmatched')
+    const record = Object.assign((request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      stats.record(request.method, reply.statusCode, reply.elapsedTime / 1000)
+      done()
+    }, { [RECORDED]: true as const })
+    route.onResponse = hooks.concat(record) as typeof route.onResponse
+  })
+  const unmatched = http.route('unmatched')
   app.addHook('onResponse', (request, reply, done) => {
-    const method = request.method
-    const route = request.routeOptions.url ?? 'unmatched'
-    requests.inc({ method, route, status: String(reply.statusCode) })
-    duration.observe({ method, route }, reply.elapsedTime / 1000)
+    if (request.is404) unmatched.record(request.method, reply.statusCode, reply.elapsedTime / 1000)
     done()
   })
 
   app.get('/metrics', {
-    config: { apiKey: false },
+    // Not CORS-open (plugins/public-cors.ts, registered after this plugin, would otherwise not see this route).
+    config: { apiKey: false, cors: false },
     schema: { hide: true },
     onRequest: async (request) => {
       if (token !== null) {

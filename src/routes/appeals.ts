@@ -1,6 +1,6 @@
 // HTTP surface of appeals (contract §3). Thin: schemas validate, the
 // AppealService does the work, errors become problems in one place.
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, onSendHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppealService } from '../services/appeals.js'
@@ -48,11 +48,16 @@ export async function appealRoutes(fastify: FastifyInstance, opts: { appeals: Ap
   if (cache) {
     // A change made through this process is committed when its handler
     // returns: forget public reads before the response leaves, without
-    // waiting for the NOTIFY (which covers every other writer).
-    // Callback style: reads (every request this runs for, mostly) cost no promise.
-    app.addHook('onSend', (request, _reply, payload, done) => {
+    // waiting for the NOTIFY (which covers every other writer). Only on the
+    // routes that write (first among their onSend hooks, where a hook of this
+    // plugin ran): reads run no onSend hook at all.
+    const forget: onSendHookHandler = (request, _reply, payload, done) => {
       if (request.method !== 'GET' && request.method !== 'HEAD') cache.invalidate()
       done(null, payload)
+    }
+    app.addHook('onRoute', (route) => {
+      if (([] as string[]).concat(route.method).every((m) => m === 'GET' || m === 'HEAD')) return
+      route.onSend = ([forget] as unknown[]).concat(route.onSend ?? []) as typeof route.onSend
     })
   }
 
