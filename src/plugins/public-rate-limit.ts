@@ -11,9 +11,9 @@
 //   /v1/appeals/{id}/actions instead). The ops endpoints are not counted;
 // - per-organisation limits on partner actions that make the service send or
 //   re-queue work (`organisationLimit`), which count keyed callers too.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import rateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@fastify/rate-limit'
+import rateLimit, { normalizeIP, type FastifyRateLimitStore, type FastifyRateLimitStoreCtor, type RateLimitOptions } from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
@@ -41,6 +41,14 @@ type WithBudget = RateLimitOptions & { [BUDGET]: Budget }
 
 const WINDOW_MS = 60_000
 const retryAfter = (ttlMs: number) => ({ 'retry-after': String(Math.max(1, Math.ceil(ttlMs / 1000))) })
+
+/** A duration as @fastify/rate-limit words it in its 429 context (`after`, @lukeed/ms's long format): "1 second", "42 seconds", "1 minute". */
+function inWords(ms: number): string {
+  if (ms < 1000) return `${ms} ms`
+  const [n, unit] = ms < 60_000 ? [ms / 1000, 'second'] : ms < 3_600_000 ? [ms / 60_000, 'minute'] : [ms / 3_600_000, 'hour']
+  const whole = (n | 0) === n ? n : Math.floor(n + 0.5)
+  return `${whole} ${unit}${whole === 1 ? '' : 's'}`
+}
 
 /**
  * Partner actions that make the service send or re-queue work, per
@@ -99,11 +107,13 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
       return store
     }
   }
+  // One public budget: the routes below count into it, and so do the supporter routes' limits (their store is this one's child).
+  const publicStore = new PublicRateStore()
   app.addHook('onClose', async () => { redis.disconnect() })
   // Who is counted is decided once per route, here, before @fastify/rate-limit
   // sees the route: the ops endpoints not at all (it adds no hook where
   // `config.rateLimit` is false), the supporter endpoints with no exemption
-  // for keys, every other route by the global settings below. A route with a
+  // for keys, every other route by the public limit below. A route with a
   // limit of its own (organisationLimit) keeps it. Routes declared before
   // this plugin (metrics, OpenAPI, docs) get no hook anyway.
   app.addHook('onRoute', (route) => {
@@ -115,16 +125,39 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
       route.config = { ...route.config, rateLimit: everyone }
     }
   })
+  const max = config.publicRateLimitPerMinute
+  const tooMany = (limit: number, after: string, ttl: number) => new AppError(429, 'rate-limited', 'Too many requests',
+    `At most ${limit} requests per minute from one address; retry in ${after}.`, undefined, retryAfter(ttl))
+  // The routes with a limit of their own (config.rateLimit): @fastify/rate-limit.
   await app.register(rateLimit, {
-    global: true,
-    // preHandler: the key (if any) has been resolved by then, so keyed calls pass.
+    global: false,
     hook: 'preHandler',
-    max: config.publicRateLimitPerMinute,
+    max,
     timeWindow: WINDOW_MS,
-    store: PublicRateStore,
+    store: function SharedPublicStore() { return publicStore } as unknown as FastifyRateLimitStoreCtor,
     allowList: (request) => request.actor !== null,
-    errorResponseBuilder: (_request, context) => new AppError(429, 'rate-limited', 'Too many requests',
-      `At most ${context.max} requests per minute from one address; retry in ${context.after}.`, undefined,
-      retryAfter(context.ttl)),
+    errorResponseBuilder: (_request, context) => tooMany(context.max, context.after, context.ttl),
+  })
+  // Every other counted route: the public limit, as @fastify/rate-limit's
+  // global hook would apply it (same key, exemption, headers and 429), in one
+  // synchronous step: the store answers from memory, so a request costs no
+  // promise here. Added after the plugin's own onRoute, at the same place in
+  // the route's preHandlers (after the key is resolved: keyed calls pass).
+  const publicLimit: preHandlerHookHandler = (request, reply, done) => {
+    if (request.actor !== null) return done()
+    publicStore.incr(normalizeIP(request.ip), (_error, { current, ttl }) => {
+      const ttlInSeconds = Math.ceil(ttl / 1000)
+      void reply.header('x-ratelimit-limit', max)
+      if (current <= max) {
+        void reply.header('x-ratelimit-remaining', max - current).header('x-ratelimit-reset', ttlInSeconds)
+        return done()
+      }
+      void reply.header('x-ratelimit-remaining', 0).header('x-ratelimit-reset', ttlInSeconds).header('retry-after', ttlInSeconds)
+      done(tooMany(max, inWords(ttlInSeconds * 1000), ttl))
+    }, WINDOW_MS)
+  }
+  app.addHook('onRoute', (route) => {
+    if (route.config?.rateLimit !== undefined) return
+    route.preHandler = ([] as unknown[]).concat(route.preHandler ?? [], publicLimit) as typeof route.preHandler
   })
 }, { name: 'public-rate-limit', dependencies: ['auth'] })
