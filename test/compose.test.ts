@@ -14,6 +14,7 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { CONFIG_VARIABLES, EnvSchema, loadConfig } from '../src/config.js'
 import { servers } from './helpers/context.js'
+import { DIST, ensureBuilt } from './harness/build.js'
 
 type Json = Record<string, any>
 const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8')
@@ -232,13 +233,14 @@ t.test('the image\'s layout works without Docker: tsc build, then the CLI from d
   // The runtime stage: COPY package.json, bin, migrations, dist; node_modules from npm ci.
   const app = mkdtempSync(join(tmpdir(), 'ua-image-'))
   t.teardown(() => rmSync(app, { recursive: true, force: true }))
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')],
-      { cwd: root, encoding: 'utf8', stdio: 'pipe' })
-  } catch (error) {
-    t.fail(`npm run build fails, so the Dockerfile's build stage would:\n${(error as { stdout?: string }).stdout ?? error}`)
+  // The build stage's `npm run build`, shared with the CLI tests and the benchmark (compiled once per set of sources).
+  const build = ensureBuilt()
+  if (!build.ok) {
+    t.fail(`npm run build fails, so the Dockerfile's build stage would:\n${build.output}`)
     return
   }
+  // dist/ as the build stage leaves it: tsc's outputs only (not the shared build's own bookkeeping).
+  cpSync(DIST, join(app, 'dist'), { recursive: true, filter: (from) => !/\.build-stamp\.json$|\.build-lock$|\.tsbuildinfo$/.test(from) })
   // `npm ci --omit=dev` in the image: what dist/ imports must be a production dependency.
   const { dependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
   const imported = new Set<string>()
