@@ -32,6 +32,7 @@ export const EnvSchema = Type.Object({
   WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: Digits('webhook endpoints one organisation may register', '25'),
   EMAIL_RETRY_SCHEDULE: Schedule('seconds before each retry of a temporary email failure', '30,120,600,3600,21600'),
   EMAIL_MAX_PER_SECOND: Digits('global email send rate, 0 = no cap', '0'),
+  WORKER_HEAP_GROWTH_PERCENT: Digits('how far (percent) the worker\'s V8 old space may grow past what the last full GC kept; 0 = V8\'s own heuristic', '20'),
   DKIM_DOMAIN: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$' })),
   DKIM_SELECTOR: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,63}$' })),
   DKIM_PRIVATE_KEY: Type.Optional(Type.String({ pattern: 'PRIVATE KEY' })),
@@ -119,6 +120,8 @@ export interface Config {
   queuePrefix: string
   /** How often the worker sweeps Postgres for undispatched events and due embargoes. */
   sweepIntervalMs: number
+  /** V8's heap growing factor in the worker, as percent over the live size (delivery/workers.ts); 0 leaves V8's heuristic. */
+  workerHeapGrowthPercent: number
 }
 
 export class ConfigError extends Error {
@@ -149,6 +152,7 @@ const EXPECTED: Record<keyof Env, string> = {
   WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: 'must be a whole number of endpoints, at least 1',
   EMAIL_RETRY_SCHEDULE: 'must be a comma-separated list of whole seconds, e.g. 30,120,600',
   EMAIL_MAX_PER_SECOND: 'must be a whole number (0 = no cap)',
+  WORKER_HEAP_GROWTH_PERCENT: 'must be a whole number of percent, 0-1000 (0 = V8\'s own heuristic)',
   DKIM_DOMAIN: 'must be a domain name',
   DKIM_SELECTOR: 'must be a DKIM selector (letters, digits, dot, dash, underscore)',
   DKIM_PRIVATE_KEY: 'must be a PEM RSA private key (newlines may be written as \\n)',
@@ -249,6 +253,7 @@ export function loadConfig(
   if (e.SECRETS_KEY && Buffer.from(e.SECRETS_KEY, 'base64').length !== 32) bad('SECRETS_KEY')
   if (!(Number(e.WEBHOOK_TIMEOUT_MS) >= 100)) bad('WEBHOOK_TIMEOUT_MS')
   if (!(Number(e.WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION) >= 1)) bad('WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION')
+  if (!(Number(e.WORKER_HEAP_GROWTH_PERCENT) <= 1000)) bad('WORKER_HEAP_GROWTH_PERCENT')
   const trustProxy = parseTrustProxy(e.TRUST_PROXY)
   if (trustProxy === undefined) bad('TRUST_PROXY')
   const corsOrigins = e.PUBLIC_CORS_ORIGINS === undefined ? [] : parsePublicCorsOrigins(e.PUBLIC_CORS_ORIGINS)
@@ -320,5 +325,6 @@ export function loadConfig(
     publicCorsOrigins: corsOrigins ?? [],
     queuePrefix: 'ua',
     sweepIntervalMs: 1000,
+    workerHeapGrowthPercent: Number(e.WORKER_HEAP_GROWTH_PERCENT),
   })
 }

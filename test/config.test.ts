@@ -52,6 +52,8 @@ const CONTRACT_DEFAULTS: Record<string, string | undefined> = {
   SENDGRID_WEBHOOK_PUBLIC_KEY: undefined,
   // Not in the contract's table: a limit the contract leaves to us (issue 9), documented in the README.
   WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '25',
+  // Not in the contract either: the worker's heap growth (issue 12), documented in the README.
+  WORKER_HEAP_GROWTH_PERCENT: '20',
 }
 
 t.test('the variables and their defaults are exactly those of contract §1.1', async (t) => {
@@ -87,6 +89,7 @@ t.test('an empty environment yields every documented default', async (t) => {
     publicCorsOrigins: [],
     queuePrefix: 'ua',
     sweepIntervalMs: 1000,
+    workerHeapGrowthPercent: 20,
   })
   t.same(loadConfig(Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, '']))), config, 'empty strings count as unset')
 })
