@@ -31,7 +31,7 @@ import { publishEverything } from '../test/helpers/public-site.js'
 import { createEndpoint } from '../test/helpers/webhooks.js'
 import { renderAlert } from '../src/email/alert-message.js'
 import { freezeEmailAudience } from '../src/repositories/email-deliveries.js'
-import { cpuSince, cpuSnapshot, ipcChild, peakRssMB, postgresPids, ROOT, rssMB, spawnNode, stopAllChildren, type Child } from './lib/processes.js'
+import { cpuSince, cpuSnapshot, ipcChild, niceOf, peakRssMB, postgresPids, renice, ROOT, rssMB, spawnNode, stopAllChildren, type Child } from './lib/processes.js'
 import type { BaselineResult, BaselineTask, LoadResult, SinkStats } from './lib/ipc.js'
 
 // The test helpers import tap, whose root test would time out a long run: this process is no test.
@@ -342,7 +342,7 @@ async function latencyLoad(opts: autocannon.Options): Promise<LoadResult> {
   const { result, child } = await childTask<LoadResult>('bench/lib/load.ts', opts, ((opts.duration as number) + 30) * 1000, 'load')
   await child.stop()
   if (result.bad > 0) throw new Error(`load ${opts.url}: ${result.bad} non-2xx answers, errors or timeouts`)
-  return { p50: result.p50, p99: result.p99, requests: result.requests, bad: result.bad }
+  return { p50: result.p50, p99: result.p99, requests: result.requests, bad: result.bad, perResponse: result.perResponse }
 }
 
 async function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
@@ -580,6 +580,19 @@ async function redisUsedMB(): Promise<number> {
 }
 
 async function scenarioEmailFanout(): Promise<void> {
+  // The SMTP sink stands in for the relay, which in production runs on other
+  // machines, not on the API's cores: during this scenario it runs at the
+  // worker's nice, for the raw nodemailer baseline and for ours alike.
+  const sinkNiceBefore = niceOf(sinksPid) ?? 0
+  const sinkNice = renice(sinksPid, WORKER_NICE) ? WORKER_NICE : sinkNiceBefore
+  try {
+    await emailFanout(sinkNice)
+  } finally {
+    renice(sinksPid, sinkNiceBefore)
+  }
+}
+
+async function emailFanout(sinkNice: number): Promise<void> {
   const ctx = await freshApp()
   // 1. Raw nodemailer, composing each message of the same content.
   const draft = await createDraft(ctx, anAppeal())
@@ -606,7 +619,9 @@ async function scenarioEmailFanout(): Promise<void> {
     requests: [{ method: 'GET' as const, path: `/v1/appeals/${id}` }, { method: 'GET' as const, path: '/v1/appeals?limit=20' }] }
   // Warm up first (JIT, connections, the read cache; Postgres settles after seeding), so "idle" is not a cold start.
   await latencyLoad({ ...reads, duration: 2 })
+  const servedBeforeIdle = await servedWithin(serve.base)
   const idle = await latencyLoad(reads)
+  const servedAfterIdle = await servedWithin(serve.base)
   await resetSinks()
   const redisBefore = await redisUsedMB()
   let redisPeak = redisBefore
@@ -620,10 +635,16 @@ async function scenarioEmailFanout(): Promise<void> {
     }
   })()
   say(`fan-out: ${N} supporters`)
+  const pgPidsBefore = postgresPids(pg!.port)
+  const cpuBefore = cpuSnapshot([worker.pid, sinksPid, ...pgPidsBefore])
   const started = await publish(ctx)
   const servedBefore = await servedWithin(serve.base)
   const busy = latencyLoad(reads)
   const done = await untilSinks((s) => s.mail.count >= N, Math.max(120_000, N * 30), `${N} mails`)
+  const workerCpu = cpuSince(cpuBefore, [worker.pid])
+  const sinkCpu = cpuSince(cpuBefore, [sinksPid])
+  // Postgres serves the 50 req/s reads' misses too (few: they are cached), but mostly the worker's claims and outcomes.
+  const pgCpu = cpuSince(cpuBefore, postgresPids(pg!.port))
   const underFanout = await busy
   const servedAfter = await servedWithin(serve.base)
   sampling = false
@@ -636,16 +657,25 @@ async function scenarioEmailFanout(): Promise<void> {
   rows.push({
     scenario: 'email fan-out', measure: `${N} supporters: publish → last mail accepted, mails/s (pool of ${SMTP_POOL})`,
     ours: round(N / (oursMs / 1000), 0), baseline: round(N / (rawMs / 1000), 0), unit: '/s', ratio: round(ratio), target: `ratio ≥ ${EMAIL_TARGET}`, met: ratio >= EMAIL_TARGET,
-    details: { oursMs: round(oursMs, 0), baselineMs: round(rawMs, 0), readsDuringFanout: '50 req/s for ' + UNDER_FANOUT_SECONDS + ' s' },
+    details: {
+      oursMs: round(oursMs, 0), baselineMs: round(rawMs, 0), readsDuringFanout: '50 req/s for ' + UNDER_FANOUT_SECONDS + ' s',
+      workerNice: WORKER_NICE, smtpSinkNice: sinkNice,
+      // CPU time per mail (publish → last mail), steadier than rates on a shared machine; the sink process only takes mail here.
+      cpuMicrosecondsPerMail: { worker: round((workerCpu * 1e6) / N, 0), smtpSink: round((sinkCpu * 1e6) / N, 0), postgres: round((pgCpu * 1e6) / N, 0) },
+    },
   })
   const p99Ratio = underFanout.p99 / Math.max(1, idle.p99)
+  const served = (after: Record<string, number>, before: Record<string, number>) => Object.fromEntries(Object.entries(after).map(([le, n]) => [le, n - (before[le] ?? 0)]))
   rows.push({
     scenario: 'API under fan-out', measure: `p99 of 50 req/s reads (one appeal, list of 20) during the ${N} fan-out vs idle`,
     ours: underFanout.p99, baseline: idle.p99, unit: 'ms', ratio: round(p99Ratio), target: '≤ 2× idle', met: p99Ratio <= 2,
     details: {
-      idle, underFanout, workerNice: WORKER_NICE,
-      // What `serve` itself took (its request-duration histogram) during the fan-out: the rest of the client's latency is waiting for a CPU.
-      servedDuringFanout: Object.fromEntries(Object.entries(servedAfter).map(([le, n]) => [le, n - (servedBefore[le] ?? 0)])),
+      idle, underFanout, workerNice: WORKER_NICE, smtpSinkNice: sinkNice,
+      // p50/p99 are autocannon's, whose coordinated-omission correction adds X − 1 synthetic samples per X-ms response (bench/lib/load.ts); perResponse is each response's own time.
+      perResponseP99Ratio: idle.perResponse && underFanout.perResponse ? round(underFanout.perResponse.p99 / Math.max(1, idle.perResponse.p99)) : null,
+      // What `serve` itself took (its request-duration histogram), idle and during the fan-out: the rest of the client's latency is waiting for a CPU.
+      servedIdle: served(servedAfterIdle, servedBeforeIdle),
+      servedDuringFanout: served(servedAfter, servedBefore),
     },
   })
   rows.push({

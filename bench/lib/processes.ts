@@ -1,6 +1,6 @@
 // Child processes of the bench: every one is registered here and killed on
 // the way out — normal end, crash or signal — so a run leaves nothing behind.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -162,4 +162,31 @@ export function cpuSnapshot(pids: number[]): Map<number, number> {
 /** CPU seconds `pids` used since `before` (processes started since count from zero; ones gone since are lost). */
 export function cpuSince(before: Map<number, number>, pids: number[]): number {
   return pids.reduce((sum, pid) => sum + Math.max(0, (cpuSeconds(pid) ?? 0) - (before.get(pid) ?? 0)), 0)
+}
+
+/**
+ * Sets the nice value of every thread of a live process (setpriority on
+ * Linux is per thread: renicing the pid alone leaves node's GC and libuv
+ * threads at the old value). Raising priority again (a lower value) needs
+ * root or CAP_SYS_NICE; returns whether every thread took it.
+ */
+export function renice(pid: number, nice: number): boolean {
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return false
+  }
+  const result = spawnSync('renice', ['-n', String(nice), '-p', ...tids], { encoding: 'utf8' })
+  return result.status === 0
+}
+
+/** The nice value of a live process's main thread, or null once it is gone. */
+export function niceOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+  } catch {
+    return null
+  }
 }
