@@ -37,6 +37,7 @@ import { ActionService } from './services/actions.js'
 import { AppealService } from './services/appeals.js'
 import { PublicReadCache } from './services/public-read-cache.js'
 import { VERSION } from './version.js'
+import { buildSerializer } from './lib/serializers.js'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -67,6 +68,8 @@ const BODY_LIMIT_BYTES = 512 * 1024
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
+    // Response serializers compiled once per process (src/lib/serializers.ts).
+    schemaController: { compilersFactory: { buildSerializer } },
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: 30_000,
     connectionTimeout: 60_000,

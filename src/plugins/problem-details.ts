@@ -137,9 +137,16 @@ function fromFastifyError(error: FastifyError): AppError | null {
   return null
 }
 
+// One pair per process, like `validators` above: Ajv keeps what it compiled per schema
+// object, so another app built in the process (the tests build hundreds) compiles none again.
+let routeAjv: { body: Ajv; param: Ajv } | undefined
+
 export const problemDetails = fp(async (app: FastifyInstance) => {
-  const bodyAjv = makeAjv(false) // a JSON body must carry the right types
-  const paramAjv = makeAjv('array') // query strings and paths arrive as text
+  routeAjv ??= {
+    body: makeAjv(false), // a JSON body must carry the right types
+    param: makeAjv('array'), // query strings and paths arrive as text
+  }
+  const { body: bodyAjv, param: paramAjv } = routeAjv
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema as object))
 

