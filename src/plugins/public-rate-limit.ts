@@ -145,7 +145,9 @@ export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: R
   // the route's preHandlers (after the key is resolved: keyed calls pass).
   const publicLimit: preHandlerHookHandler = (request, reply, done) => {
     if (request.actor !== null) return done()
-    publicStore.incr(normalizeIP(request.ip), (_error, { current, ttl }) => {
+    // normalizeIP's key; an address without a colon is no IPv6 one, and needs no IPv6 parse.
+    const ip = request.ip
+    publicStore.incr(ip.includes(':') ? normalizeIP(ip) : ip.toLowerCase(), (_error, { current, ttl }) => {
       const ttlInSeconds = Math.ceil(ttl / 1000)
       void reply.header('x-ratelimit-limit', max)
       if (current <= max) {

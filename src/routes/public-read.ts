@@ -59,6 +59,24 @@ export async function sendPublicRead(
     hit = { ...loaded, ...(etag === undefined ? {} : { etag }) }
     cache?.set(key, token, hit)
   }
+  return send(request, reply, hit, options)
+}
+
+/**
+ * sendPublicRead's cache hit, without a promise: sends the representation
+ * cached under `key` and returns true, or returns false (then call
+ * sendPublicRead). For a route whose reads are mostly hits.
+ */
+export function sendCachedRead(
+  request: FastifyRequest, reply: FastifyReply, cache: PublicReadCache, key: string, options: PublicReadOptions = {},
+): boolean {
+  const hit = cache.get(key)
+  if (hit === undefined) return false
+  void send(request, reply, hit, options)
+  return true
+}
+
+function send(request: FastifyRequest, reply: FastifyReply, hit: CachedRead, options: PublicReadOptions): FastifyReply {
   if (options.cacheControl) void reply.header('cache-control', options.cacheControl)
   if (hit.lastModified !== undefined) void reply.header('last-modified', hit.lastModified)
   if (hit.etag !== undefined) {
