@@ -72,16 +72,25 @@ export function sendCachedRead(
 ): boolean {
   const hit = cache.get(key)
   if (hit === undefined) return false
-  void send(request, reply, hit, options)
+  let bytes = encoded.get(hit)
+  if (bytes === undefined) encoded.set(hit, bytes = Buffer.from(hit.body))
+  void send(request, reply, hit, options, bytes)
   return true
 }
 
-function send(request: FastifyRequest, reply: FastifyReply, hit: CachedRead, options: PublicReadOptions): FastifyReply {
+/**
+ * The UTF-8 bytes of the entries sendCachedRead sends, made on their first
+ * hit and gone with the entry: a string body is measured and encoded again
+ * for every response, these bytes are written as they are.
+ */
+const encoded = new WeakMap<CachedRead, Buffer>()
+
+function send(request: FastifyRequest, reply: FastifyReply, hit: CachedRead, options: PublicReadOptions, bytes?: Buffer): FastifyReply {
   if (options.cacheControl) void reply.header('cache-control', options.cacheControl)
   if (hit.lastModified !== undefined) void reply.header('last-modified', hit.lastModified)
   if (hit.etag !== undefined) {
     void reply.header('etag', hit.etag)
     if (options.conditional && notModified(request, hit as Representation & { etag: string })) return reply.code(304).send()
   }
-  return reply.type(hit.type ?? JSON_TYPE).send(hit.body)
+  return reply.type(hit.type ?? JSON_TYPE).send(bytes ?? hit.body)
 }
