@@ -59,8 +59,6 @@ export interface LoadResult {
   requests: number
   /** Non-2xx answers, errors and timeouts. */
   bad: number
-  /** Percentiles (ms) over each 2xx response's own time, without autocannon's coordinated-omission samples (bench/lib/load.ts). */
-  perResponse?: { p50: number; p99: number; max: number; count: number }
   error?: string
 }
 
