@@ -12,14 +12,9 @@ const REDACT_PATHS = [
   'headers.cookie',
   '*.headers.authorization',
   '*.headers.cookie',
-  '*.email',
-  '*.token',
-  '*.secret',
-  '*.key',
-  '*.password',
-  '*.databaseUrl',
-  '*.redisUrl',
-  '*.smtpUrl',
+  // A secret field at the top level of a line as well as one level down
+  // (`*.x` alone does not match a top-level `x`).
+  ...['email', 'token', 'secret', 'key', 'password', 'databaseUrl', 'redisUrl', 'smtpUrl'].flatMap((field) => [field, `*.${field}`]),
 ]
 
 // Supporter tokens travel in URL paths (/subscriptions/{token}/…), and

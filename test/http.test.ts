@@ -228,8 +228,10 @@ t.test('the logger redacts secrets that callers log as fields', async (t) => {
     headers: { authorization: 'Bearer KEY6' },
     request: { headers: { authorization: 'Bearer KEY7', cookie: 'COOKIE8' } },
   }, 'something')
+  // The same fields at the top level of a line, as `request.log.warn({ email }, …)` would write them.
+  logger.warn({ email: 'min-ji@example.org', token: 'TOKEN9', secret: 'whsec_SECRET10', smtpUrl: 'smtp://u:PASSWORD11@relay' }, 'top level')
   const output = lines.join('')
-  for (const secret of ['ada@example.org', 'TOKEN1', 'whsec_SECRET2', 'PASSWORD3', 'PASSWORD4', 'KEY5', 'KEY6', 'KEY7', 'COOKIE8']) {
+  for (const secret of ['ada@example.org', 'TOKEN1', 'whsec_SECRET2', 'PASSWORD3', 'PASSWORD4', 'KEY5', 'KEY6', 'KEY7', 'COOKIE8', 'min-ji@example.org', 'TOKEN9', 'whsec_SECRET10', 'PASSWORD11']) {
     t.notOk(output.includes(secret), `${secret} is redacted`)
   }
   t.ok(output.includes('https://partner.example/hook'), 'harmless fields stay')
