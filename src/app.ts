@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from './queue/queues.js'
 import type { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
@@ -42,7 +42,7 @@ import { buildSerializer } from './lib/serializers.js'
 export interface AppDeps {
   config: Readonly<Config>
   pool: Pool
-  redis: Redis
+  redis: RedisConnection
   logger: Logger
   registry?: Registry
   /** The in-process cache of public appeal reads (on unless false: the offline OpenAPI app connects to nothing). */

@@ -7,7 +7,7 @@
 // and CSRF.
 import t from 'tap'
 import { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../src/queue/queues.js'
 import { buildApp } from '../src/app.js'
 import { createPool } from '../src/db/pool.js'
 import { createLogger } from '../src/logger.js'
@@ -22,7 +22,7 @@ import { ConsoleBrowser, consoleSession } from './helpers/console.js'
 interface Tap { teardown(fn: () => unknown): void }
 
 /** Every value stored under the test's queue prefix, whatever the key's type. */
-async function redisContents(redis: Redis, prefix: string): Promise<string> {
+async function redisContents(redis: RedisConnection, prefix: string): Promise<string> {
   const out: string[] = []
   let cursor = '0'
   do {

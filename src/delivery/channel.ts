@@ -1,7 +1,7 @@
 // Owns the contract between the fan-out job and each delivery channel
 // (webhooks, email). Fan-out asks every channel, in order, to freeze its
 // audience for an event into `deliveries` and to enqueue chunk jobs.
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import type { Config } from '../config.js'
 import type { Pool, Queryable } from '../db/pool.js'
 import type { Logger } from '../logger.js'
@@ -39,5 +39,5 @@ export interface ChannelWorkerDeps {
   pool: Pool
   logger: Logger
   /** A BullMQ worker connection (maxRetriesPerRequest: null). */
-  connection: Redis
+  connection: RedisConnection
 }

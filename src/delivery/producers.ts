@@ -6,7 +6,7 @@
 // what it must close, return it. Queues are created on first use: building
 // the app offline (npm run openapi) must open no connection.
 import type { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import type { Registry } from 'prom-client'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
@@ -26,7 +26,7 @@ import { VERSION } from '../version.js'
 export interface ProducerDeps {
   config: Readonly<Config>
   pool: Pool
-  redis: Redis
+  redis: RedisConnection
   logger: Logger
   /** Where the queues' gauges go (the app's /metrics); none when absent. */
   metrics?: { registry: Registry; refreshed: RefreshedGauges }

@@ -5,7 +5,7 @@
 // complaint reports and deliverability warnings of the last 24 h from
 // Postgres, recounted in the background (plugins/metrics.ts), never by a scrape.
 import type { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import { Gauge, type Registry } from 'prom-client'
 import type { Pool } from '../db/pool.js'
 import { ClusterCounters } from '../lib/cluster-counters.js'
@@ -17,9 +17,9 @@ import type { EmailJob } from './queue.js'
 /** Hash fields of delivery outcomes: `d:<status>`. */
 export const DELIVERY_FIELD = 'd:'
 
-export const emailCounters = (redis: Redis, prefix: string) => new ClusterCounters(redis, `${prefix}:email:metrics`)
+export const emailCounters = (redis: RedisConnection, prefix: string) => new ClusterCounters(redis, `${prefix}:email:metrics`)
 
-export function registerEmailMetrics(registry: Registry, refreshed: RefreshedGauges, deps: { pool: Pool; redis: Redis; prefix: string; queue: () => Queue<EmailJob> }): void {
+export function registerEmailMetrics(registry: Registry, refreshed: RefreshedGauges, deps: { pool: Pool; redis: RedisConnection; prefix: string; queue: () => Queue<EmailJob> }): void {
   const { pool, queue } = deps
   registerClusterCounter(registry, {
     name: 'ua_email_deliveries_total', help: 'Alert email deliveries by what became of them (sent, retrying, failed, suppressed, cancelled), across all workers',

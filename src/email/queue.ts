@@ -5,7 +5,7 @@
 // contact as the endpoint id and the kind of notice; a console enrolment
 // link as its id (the worker derives the token: it never travels).
 import { Queue, type JobsOptions } from 'bullmq'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import { queueKeyPrefix } from '../queue/queues.js'
 
 export const EMAIL_QUEUE = 'email'
@@ -102,7 +102,7 @@ export function enrolmentJob(enrolmentId: string, retryScheduleSeconds: readonly
   }
 }
 
-export function createEmailQueue(connection: Redis, prefix: string): Queue<EmailJob> {
+export function createEmailQueue(connection: RedisConnection, prefix: string): Queue<EmailJob> {
   const queue = new Queue<EmailJob>(EMAIL_QUEUE, {
     connection, prefix: queueKeyPrefix(prefix, EMAIL_QUEUE),
     // Alert chunks record per-recipient outcomes themselves; a job-level

@@ -4,7 +4,7 @@
 // reads the hash at scrape time, so every replica reports the cluster-wide
 // totals and a scrape never counts rows in Postgres. A Redis flush resets
 // them, which Prometheus counters tolerate.
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 
 export class ClusterCounters {
   private pending = new Map<string, number>()
@@ -16,7 +16,7 @@ export class ClusterCounters {
    * and a Redis round trip per batch cost the fan-out ~13 % of its rate and
    * ~70 MB of worker memory (`npm run bench -- --scenario email-fanout`).
    */
-  constructor(private readonly redis: Redis, readonly key: string, private readonly flushEveryMs = 500) {}
+  constructor(private readonly redis: RedisConnection, readonly key: string, private readonly flushEveryMs = 500) {}
 
   /** Counts now (zeros skipped); they reach Redis within `flushEveryMs`. */
   add(counts: Readonly<Record<string, number>>): void {

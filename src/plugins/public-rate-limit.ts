@@ -14,7 +14,7 @@
 import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import rateLimit, { normalizeIP, type FastifyRateLimitStore, type FastifyRateLimitStoreCtor, type RateLimitOptions } from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { duplicateRedis } from '../queue/queues.js'
@@ -85,7 +85,7 @@ export function organisationLimit(action: PartnerAction): RateLimitOptions {
   return options
 }
 
-export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: Readonly<Config>; redis: Redis }) => {
+export const publicRateLimit = fp(async (app: FastifyInstance, opts: { config: Readonly<Config>; redis: RedisConnection }) => {
   const { config } = opts
   // Its own connection, auto-pipelined: the counter updates of different
   // clients that go out in the same tick share one write.

@@ -11,7 +11,7 @@
 // exact. While Redis is unreachable each instance goes on enforcing the
 // limit on its own.
 import type { FastifyRateLimitStore } from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 
 /** INCRBY the window's counter; the first increment (or a counter without expiry) starts the window. */
 const ADD_SCRIPT = `
@@ -57,8 +57,8 @@ export class WriteBehindRateStore implements FastifyRateLimitStore {
   private readonly add: AddCommand
   private calls = 0
 
-  constructor(private readonly redis: Redis, private readonly prefix: string) {
-    const commands = redis as Redis & { uaRateLimitAdd?: AddCommand }
+  constructor(private readonly redis: RedisConnection, private readonly prefix: string) {
+    const commands = redis as RedisConnection & { uaRateLimitAdd?: AddCommand }
     if (!commands.uaRateLimitAdd) redis.defineCommand('uaRateLimitAdd', { numberOfKeys: 1, lua: ADD_SCRIPT })
     this.add = (commands.uaRateLimitAdd as AddCommand).bind(redis)
   }

@@ -36,16 +36,21 @@ export interface FanoutJob {
 }
 
 /**
+ * One Redis node, or a Redis Cluster when REDIS_URL lists several seed
+ * nodes. Every command, script, pipeline (each within one key's slot) and
+ * event the service uses behaves the same on both, and BullMQ takes
+ * either; `duplicate` does not — use duplicateRedis.
+ */
+export type RedisConnection = Redis | Cluster
+
+/**
  * The one place a Redis connection is made: `url` is REDIS_URL, one node's
  * URL or, comma-separated, the seed nodes of a Redis Cluster (two or more,
- * any of its nodes; the client discovers the rest). With a cluster the result is an
- * ioredis `Cluster` typed as `Redis`: every command, script, pipeline (each
- * within one key's slot) and event the service uses behaves the same on
- * both; `duplicate` does not — use duplicateRedis. Credentials and TLS
+ * any of its nodes; the client discovers the rest). Credentials and TLS
  * (`rediss://`) are taken from the first seed URL and used for every node
  * the cluster reports.
  */
-export function connectRedis(url: string, options: RedisOptions = {}): Redis {
+export function connectRedis(url: string, options: RedisOptions = {}): RedisConnection {
   const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '')
   if (urls.length <= 1) return new Redis(url, options)
   const seeds: ClusterNode[] = urls.map((u) => {
@@ -63,19 +68,18 @@ export function connectRedis(url: string, options: RedisOptions = {}): Redis {
       ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
       ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
     },
-  }) as unknown as Redis
+  })
 }
 
 /** A second connection like `redis` (same node or cluster), with `options` on top. */
-export function duplicateRedis(redis: Redis, options: RedisOptions = {}): Redis {
-  const connection = redis as Redis | Cluster
+export function duplicateRedis(connection: RedisConnection, options: RedisOptions = {}): RedisConnection {
   if (connection instanceof Cluster) {
     const { enableAutoPipelining, enableOfflineQueue, ...nodeOptions } = options
     return connection.duplicate([], {
       ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
       ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
       redisOptions: { ...connection.options.redisOptions, ...nodeOptions },
-    }) as unknown as Redis
+    })
   }
   return connection.duplicate(options)
 }
@@ -90,20 +94,20 @@ export function duplicateRedis(redis: Redis, options: RedisOptions = {}): Redis 
  * the queue unusable until a restart (a blip during a worker's start-up
  * stopped its relay for good). Every caller bounds its own wait.
  */
-export function createFailFastRedis(url: string, options: RedisOptions = {}): Redis {
+export function createFailFastRedis(url: string, options: RedisOptions = {}): RedisConnection {
   const redis = connectRedis(url, { maxRetriesPerRequest: null, enableOfflineQueue: false, connectTimeout: 2000, ...options })
   redis.on('error', () => {}) // reconnects by itself; callers see the failed command
   return redis
 }
 
 /** A connection for BullMQ workers: blocking commands need no retry cap. */
-export function createWorkerRedis(url: string): Redis {
+export function createWorkerRedis(url: string): RedisConnection {
   const redis = connectRedis(url, { maxRetriesPerRequest: null })
   redis.on('error', () => {})
   return redis
 }
 
-export function createFanoutQueue(connection: Redis, namespace: string): Queue<FanoutJob> {
+export function createFanoutQueue(connection: RedisConnection, namespace: string): Queue<FanoutJob> {
   const queue = new Queue<FanoutJob>(QUEUE.fanout, {
     connection, prefix: queueKeyPrefix(namespace, QUEUE.fanout),
     defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 10_000 },
@@ -132,7 +136,7 @@ const ADOPT_ROUNDS = 200
  * ids (the second add is a no-op). A job an old worker is running stays
  * with it. Returns how many jobs moved, per queue.
  */
-export async function adoptLegacyJobs(connection: Redis, namespace: string, queueNames: readonly string[]): Promise<Record<string, number>> {
+export async function adoptLegacyJobs(connection: RedisConnection, namespace: string, queueNames: readonly string[]): Promise<Record<string, number>> {
   const moved: Record<string, number> = {}
   for (const name of queueNames) {
     // Nothing under the old keys (the usual case): no queue is opened, so none of its keys is written.

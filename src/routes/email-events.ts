@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import { AppError } from '../errors.js'
@@ -46,7 +46,7 @@ export const EMAIL_EVENTS_RATE_LIMIT = 1200
 export interface EmailEventOptions {
   config: Readonly<Config>
   pool: Pool
-  redis: Redis
+  redis: RedisConnection
   /** Tests only (an app option, never configuration): origins standing in for AWS's SNS hosts. */
   trustedSnsOrigins?: readonly string[]
 }

@@ -1,7 +1,7 @@
 // Liveness, readiness and the ops endpoints' OpenAPI entries.
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import type { Pool } from '../db/pool.js'
 import { AppError } from '../errors.js'
 import { problems, StringEnum } from '../schemas/common.js'
@@ -22,7 +22,7 @@ const withTimeout = <T>(promise: Promise<T>, ms: number) => Promise.race([
  * (just started, or a lazy one) is given the chance to finish; one that is
  * between reconnect attempts fails at once, since Redis is down.
  */
-async function pingRedis(redis: Redis): Promise<unknown> {
+async function pingRedis(redis: RedisConnection): Promise<unknown> {
   if (redis.status === 'wait') await redis.connect()
   else if (redis.status === 'connecting' || redis.status === 'connect') {
     await new Promise<void>((resolve, reject) => {
@@ -40,7 +40,7 @@ async function pingRedis(redis: Redis): Promise<unknown> {
   return redis.ping()
 }
 
-export async function healthRoutes(app: FastifyInstance, opts: { pool: Pool; redis: Redis }) {
+export async function healthRoutes(app: FastifyInstance, opts: { pool: Pool; redis: RedisConnection }) {
   app.get('/healthz', {
     schema: {
       operationId: 'getHealth', summary: 'Liveness: the process is up', tags: ['operations'],

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import { AppError } from '../errors.js'
@@ -29,7 +29,7 @@ import {
 export interface SupporterRoutesOptions {
   config: Readonly<Config>
   pool: Pool
-  redis: Redis
+  redis: RedisConnection
   subscriptions: SubscriptionService
 }
 

@@ -4,7 +4,7 @@
 // delivery/producers.ts builds with its email queue. One registration in
 // app.ts.
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import type { Config } from '../config.js'
 import type { Pool } from '../db/pool.js'
 import type { SubscriptionService } from '../services/subscriptions.js'
@@ -12,7 +12,7 @@ import { supporterRoutes } from './subscriptions.js'
 import { subscriberRoutes } from './subscribers.js'
 import { publicPageRoutes } from './pages.js'
 
-export async function supporters(app: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: Redis; subscriptions: SubscriptionService }) {
+export async function supporters(app: FastifyInstance, opts: { config: Readonly<Config>; pool: Pool; redis: RedisConnection; subscriptions: SubscriptionService }) {
   const { config, pool, redis, subscriptions } = opts
   await app.register(supporterRoutes, { config, pool, redis, subscriptions })
   // The public site: its signup form subscribes through this same service.

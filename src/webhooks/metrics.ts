@@ -6,7 +6,7 @@
 // from BullMQ; endpoints by state from Postgres, recounted in the background
 // (plugins/metrics.ts), never by a scrape.
 import type { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import { Gauge, type Registry } from 'prom-client'
 import type { Queryable } from '../db/pool.js'
 import { ClusterCounters, tally } from '../lib/cluster-counters.js'
@@ -15,13 +15,13 @@ import type { AttemptResult } from './http-client.js'
 
 export const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30]
 
-const webhookCounters = (redis: Redis, prefix: string) => new ClusterCounters(redis, `${prefix}:webhook:metrics`)
+const webhookCounters = (redis: RedisConnection, prefix: string) => new ClusterCounters(redis, `${prefix}:webhook:metrics`)
 
 /** Worker side: counts each batch of attempts and outcomes (written to Redis every half second). */
 export class AttemptMetrics {
   private readonly counters: ClusterCounters
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     this.counters = webhookCounters(redis, prefix)
   }
 
@@ -45,7 +45,7 @@ export class AttemptMetrics {
 
 export interface WebhookMetricsSources {
   db: Queryable
-  redis: Redis
+  redis: RedisConnection
   prefix: string
   queue: () => Queue
 }

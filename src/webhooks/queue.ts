@@ -4,7 +4,7 @@
 // job; manual work comes next and scheduled retries last, so a dead
 // partner's backlog never delays a fresh appeal.
 import { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from '../queue/queues.js'
 import { queueKeyPrefix } from '../queue/queues.js'
 
 export const WEBHOOK_QUEUE = 'webhook'
@@ -71,7 +71,7 @@ export const reconcileJobId = (firstId: number, stampMs: number) => `whc-${first
 export const partnerRequestJobId = (trigger: 'manual' | 'recover', firstId: number, stampMs: number) =>
   `${trigger === 'manual' ? 'whm' : 'whv'}-${firstId}-${stampMs}`
 
-export function createWebhookQueue(connection: Redis, prefix: string): Queue<WebhookJob> {
+export function createWebhookQueue(connection: RedisConnection, prefix: string): Queue<WebhookJob> {
   const queue = new Queue<WebhookJob>(WEBHOOK_QUEUE, {
     connection, prefix: queueKeyPrefix(prefix, WEBHOOK_QUEUE),
     defaultJobOptions: {

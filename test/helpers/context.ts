@@ -12,7 +12,7 @@ import { loadConfig, type Config, type Env } from '../../src/config.js'
 import { createPool, type Pool } from '../../src/db/pool.js'
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
 import { buildApp } from '../../src/app.js'
-import { createFailFastRedis, createFanoutQueue, type FanoutJob } from '../../src/queue/queues.js'
+import { createFailFastRedis, createFanoutQueue, type FanoutJob, type RedisConnection } from '../../src/queue/queues.js'
 import { startSweeper, type RunningSweeper } from '../../src/sweeper.js'
 import type { Queue } from 'bullmq'
 import { AdministrationService } from '../../src/services/administration.js'
@@ -121,7 +121,7 @@ export interface Keys {
 export interface TestApp {
   app: FastifyInstance
   pool: Pool
-  redis: Redis
+  redis: RedisConnection
   config: Readonly<Config>
   keys: Keys
   orgIds: { ngo: string; otherNgo: string; partner: string; otherPartner: string }
