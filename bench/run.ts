@@ -614,7 +614,8 @@ async function emailFanout(sinkNice: number): Promise<void> {
   const serve = await startServeProcess(ctx)
   let id = ''
   for (let i = 0; i < 3; i++) id = (await createPublished(ctx)).id
-  const fanoutsDone = `${queueKeyPrefix(ctx.config.queuePrefix, QUEUE.fanout)}:${QUEUE.fanout}:completed`
+  // The worker process runs with the deployed queue prefix ('ua', config.ts), not the test app's own.
+  const fanoutsDone = `${queueKeyPrefix('ua', QUEUE.fanout)}:${QUEUE.fanout}:completed`
   for (let i = 0; i < 300 && Number(await redis!.zcard(fanoutsDone)) < 3; i++) await sleep(100)
   await seedSupporters(ctx, N)
   // Each response's own time: autocannon's coordinated-omission correction
