@@ -6,26 +6,19 @@
 // pending row. No worker runs here: the jobs are read back from the queue.
 import tap from 'tap'
 import { processFanout } from '../src/jobs/fan-out.js'
-import { createWorkerRedis } from '../src/queue/queues.js'
-import { WebhookChannel } from '../src/webhooks/channel.js'
-import { createWebhookQueue } from '../src/webhooks/queue.js'
 import { buildTestApp } from './helpers/context.js'
 import { createPublished } from './helpers/liaoning.js'
-import { createEndpoint } from './helpers/webhooks.js'
+import { createEndpoint, handDrivenWebhookChannel } from './helpers/webhooks.js'
 
 async function fanOutTo(t: { teardown(fn: () => unknown): void }, endpoints: number) {
   const ctx = await buildTestApp(t, { WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '100' })
   for (let i = 0; i < endpoints; i++) await createEndpoint(ctx, { url: `http://127.0.0.1:9/p/${i}` })
   await createPublished(ctx)
-  const { rows: [ev] } = await ctx.pool.query<{ id: string }>(`SELECT id FROM events WHERE type = 'appeal.published'`)
-  const redis = createWorkerRedis(ctx.config.redisUrl)
-  const queue = createWebhookQueue(redis, ctx.config.queuePrefix)
-  t.teardown(async () => { await queue.close(); redis.disconnect() })
-  const channel = new WebhookChannel({ pool: ctx.pool, config: ctx.config, queue })
-  const fanOut = () => processFanout({ data: { eventId: ev!.id } }, { pool: ctx.pool, channels: [channel] })
+  const { eventId, queue, channel } = await handDrivenWebhookChannel(t, ctx)
+  const fanOut = () => processFanout({ data: { eventId } }, { pool: ctx.pool, channels: [channel] })
   /** Every job in the queue, with the delivery ids it carries. */
   const jobs = async () => (await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed'])).map((j) => ({ id: j.id!, ids: j.data.ids }))
-  const rowIds = async () => (await ctx.pool.query<{ id: number }>('SELECT id FROM deliveries WHERE event_id = $1 ORDER BY id', [ev!.id]))
+  const rowIds = async () => (await ctx.pool.query<{ id: number }>('SELECT id FROM deliveries WHERE event_id = $1 ORDER BY id', [eventId]))
     .rows.map((r) => Number(r.id))
   return { queue, fanOut, jobs, rowIds }
 }

@@ -6,13 +6,10 @@ import { pino } from 'pino'
 import { startDeliveryWorkers } from '../src/delivery/workers.js'
 import { createPool } from '../src/db/pool.js'
 import { findEventById } from '../src/repositories/events.js'
-import { createWorkerRedis } from '../src/queue/queues.js'
-import { WebhookChannel } from '../src/webhooks/channel.js'
-import { createWebhookQueue } from '../src/webhooks/queue.js'
 import { buildTestApp } from './helpers/context.js'
 import { createPublished } from './helpers/liaoning.js'
 import { startReceiver } from './helpers/receiver.js'
-import { createEndpoint, deliveriesOf, eventually, verify } from './helpers/webhooks.js'
+import { createEndpoint, deliveriesOf, eventually, handDrivenWebhookChannel, verify } from './helpers/webhooks.js'
 
 tap.test('reconcile re-enqueues due deliveries without a job and revives stale in-flight ones', async (t) => {
   const ctx = await buildTestApp(t)
@@ -22,13 +19,9 @@ tap.test('reconcile re-enqueues due deliveries without a job and revives stale i
   const later = await createEndpoint(ctx, { url: receiver.url('/later') })
   // No outbox relay: the event is frozen by hand and its jobs never reach Redis.
   await createPublished(ctx)
-  const { rows: [ev] } = await ctx.pool.query<{ id: string }>(`SELECT id FROM events WHERE type = 'appeal.published'`)
-  const redis = createWorkerRedis(ctx.config.redisUrl)
-  const queue = createWebhookQueue(redis, ctx.config.queuePrefix)
-  t.teardown(async () => { await queue.close(); redis.disconnect() })
-  const channel = new WebhookChannel({ pool: ctx.pool, config: ctx.config, queue })
-  t.equal(await channel.freeze(ctx.pool, (await findEventById(ctx.pool, ev!.id))!), 3)
-  t.equal(await channel.freeze(ctx.pool, (await findEventById(ctx.pool, ev!.id))!), 0, 'freezing twice inserts nothing')
+  const { eventId, channel } = await handDrivenWebhookChannel(t, ctx)
+  t.equal(await channel.freeze(ctx.pool, (await findEventById(ctx.pool, eventId))!), 3)
+  t.equal(await channel.freeze(ctx.pool, (await findEventById(ctx.pool, eventId))!), 0, 'freezing twice inserts nothing')
   t.equal(await channel.reconcile(), 0, 'rows just frozen count as queued: the reconciler leaves them to their jobs')
   // Time passes (every row was stamped queued when frozen): one row's job was lost, one row's worker died mid-attempt, one row is not due yet.
   await ctx.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '5 minutes', queued_at = now() - interval '5 minutes'`)

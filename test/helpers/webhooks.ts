@@ -7,11 +7,27 @@ import { Webhook } from 'standardwebhooks'
 import type { Config } from '../../src/config.js'
 import { createPool } from '../../src/db/pool.js'
 import { startDeliveryWorkers } from '../../src/delivery/workers.js'
+import { createWorkerRedis } from '../../src/queue/queues.js'
+import { WebhookChannel } from '../../src/webhooks/channel.js'
+import { createWebhookQueue } from '../../src/webhooks/queue.js'
 import { startTestSweeper, type TestApp } from './context.js'
 import type { ReceivedRequest } from './receiver.js'
 import { eventually as poll } from './eventually.js'
 
 interface Tap { teardown(fn: () => unknown): void }
+
+/**
+ * The webhook channel on a queue of its own that no worker consumes, closed
+ * at teardown, and the id of the published appeal's event: for tests that
+ * freeze, enqueue and reconcile by hand.
+ */
+export async function handDrivenWebhookChannel(t: Tap, ctx: TestApp) {
+  const { rows: [event] } = await ctx.pool.query<{ id: string }>(`SELECT id FROM events WHERE type = 'appeal.published'`)
+  const redis = createWorkerRedis(ctx.config.redisUrl)
+  const queue = createWebhookQueue(redis, ctx.config.queuePrefix)
+  t.teardown(async () => { await queue.close(); redis.disconnect() })
+  return { eventId: event!.id, queue, channel: new WebhookChannel({ pool: ctx.pool, config: ctx.config, queue }) }
+}
 
 /** The `worker` role as cli.ts starts it: outbox relay and delivery workers, closed at teardown. */
 export async function startDelivery(t: Tap, config: Readonly<Config>): Promise<{ close(): Promise<void> }> {
