@@ -12,16 +12,10 @@
 // costs one round trip; a lone question waits at most the window longer.
 import type pg from 'pg'
 import { withdrawnEvents } from '../repositories/events.js'
+import { deferred, type Deferred } from '../lib/deferred.js'
 
 /** One event's question in the next query: every asker of that event gets the same promise (none per attempt). */
-interface Asking { answer: Promise<boolean>; resolve: (withdrawn: boolean) => void; reject: (error: unknown) => void }
-
-function asking(): Asking {
-  let resolve!: (withdrawn: boolean) => void
-  let reject!: (error: unknown) => void
-  const answer = new Promise<boolean>((res, rej) => { resolve = res; reject = rej })
-  return { answer, resolve, reject }
-}
+type Asking = Deferred<boolean>
 
 /** What the check needs of a pool: a client to reserve (pg.Pool). */
 export type ClientSource = Pick<pg.Pool, 'connect'>
@@ -57,10 +51,10 @@ export class WithdrawalCheck {
   /** Resolves with whether the appeal of `eventId` was withdrawn, as of a moment after this call. */
   isWithdrawn(eventId: string): Promise<boolean> {
     let waiting = this.asking.get(eventId)
-    if (!waiting) { waiting = asking(); this.asking.set(eventId, waiting) }
+    if (!waiting) { waiting = deferred(); this.asking.set(eventId, waiting) }
     this.questions++
     this.schedule()
-    return waiting.answer
+    return waiting.promise
   }
 
   /** Answers what is waiting, then returns the reserved client to the pool (before the pool closes). */

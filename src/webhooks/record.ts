@@ -14,6 +14,7 @@ import type { Config } from '../config.js'
 import type { Pool, Queryable } from '../db/pool.js'
 import { withTransaction } from '../db/pool.js'
 import type { Logger } from '../logger.js'
+import { deferred, type Deferred } from '../lib/deferred.js'
 import { recordAudit } from '../repositories/audit-log.js'
 import {
   applyEndpointHealth, insertAttempts, recordFailureFree, recordOutcomes, skipUnfinished, type EndpointHealth, type HealthTransition,
@@ -39,14 +40,13 @@ export interface RecorderDeps {
 }
 
 /** The batch being gathered: its rows and the one promise they all share. */
-interface Batch { items: Finished[]; written: Promise<void>; done: (error?: unknown) => void }
+interface Batch { items: Finished[]; written: Deferred<void> }
 
 function newBatch(): Batch {
-  let done!: (error?: unknown) => void
-  const written = new Promise<void>((resolve, reject) => { done = (error) => (error === undefined ? resolve() : reject(error)) })
+  const written = deferred<void>()
   // A job that stopped waiting (it failed otherwise) must not leave an unhandled rejection behind.
-  written.catch(() => {})
-  return { items: [], written, done }
+  written.promise.catch(() => {})
+  return { items: [], written }
 }
 
 export class OutcomeRecorder {
@@ -67,7 +67,7 @@ export class OutcomeRecorder {
     batch.items.push(item)
     if (batch.items.length >= BATCH_ROWS) this.flush()
     else this.timer ??= setTimeout(() => this.flush(), BATCH_DELAY_MS)
-    return batch.written
+    return batch.written.promise
   }
 
   /** Writes `items` now as one batch (after what is already waiting); their attempt ids, in order (a test ping answers with its attempt). */
@@ -91,8 +91,8 @@ export class OutcomeRecorder {
     if (batch.items.length === 0) return
     this.waiting = newBatch()
     this.chain = this.chain.then(() => this.write(batch.items, false)).then(
-      () => batch.done(),
-      (error: unknown) => batch.done(error ?? new Error('webhook outcomes not recorded')),
+      () => batch.written.resolve(),
+      (error: unknown) => batch.written.reject(error ?? new Error('webhook outcomes not recorded')),
     )
   }
 
