@@ -20,7 +20,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 function recordingChannel(name: 'webhook' | 'email', log: string[], enqueue: () => Promise<number>): DeliveryChannel {
   return {
     name,
-    async freeze() { log.push(`${name} freeze`); return 1 },
+    async freeze() { log.push(`${name} freeze`); return { count: 1 } },
     async enqueue() {
       log.push(`${name} enqueue starts`)
       const n = await enqueue()
@@ -83,11 +83,11 @@ tap.test('head start: the first partners are called while the rest of a large au
     ...(real.headStart ? { headStart: (event) => real.headStart!(event) } : {}),
     async freeze(db, event) {
       await sleep(1000)
-      const n = await real.freeze(db, event)
+      const written = await real.freeze(db, event)
       frozenAt = Date.now()
-      return n
+      return written
     },
-    enqueue: (event) => real.enqueue(event),
+    enqueue: (event, written) => real.enqueue(event, written),
     reconcile: () => real.reconcile(),
   }
   t.same(await processFanout({ data: { eventId } }, { pool: ctx.pool, channels: [channel] }), { webhook: endpoints }, 'every partner frozen once')

@@ -6,6 +6,7 @@
 import type { Queue } from 'bullmq'
 import type { Pool, Queryable } from '../db/pool.js'
 import type { DeliveryChannel } from '../delivery/channel.js'
+import type { Frozen } from '../repositories/deliveries.js'
 import type { EventRow } from '../repositories/events.js'
 import { forEachPendingPage, freezeEmailAudience, takeStaleDue } from '../repositories/email-deliveries.js'
 import { dueConfirmations } from '../repositories/subscriptions.js'
@@ -35,11 +36,11 @@ export class EmailChannel implements DeliveryChannel {
     this.chunkSize = chunkSizeFor(deps.maxPerSecond)
   }
 
-  async freeze(db: Queryable, event: EventRow): Promise<number> {
+  async freeze(db: Queryable, event: EventRow): Promise<Frozen> {
     const payload = event.payload as unknown as AlertEvent
-    if (!isMailworthy(payload)) return 0
+    if (!isMailworthy(payload)) return { count: 0 }
     const appeal = payload.data.appeal!
-    return freezeEmailAudience(db, event.id, { countries: appeal.countries, themes: appeal.themes ?? [], urgency: appeal.urgency })
+    return { count: await freezeEmailAudience(db, event.id, { countries: appeal.countries, themes: appeal.themes ?? [], urgency: appeal.urgency }) }
   }
 
   async enqueue(event: EventRow): Promise<number> {

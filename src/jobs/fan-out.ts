@@ -24,9 +24,10 @@ export async function processFanout(job: Pick<Job<FanoutJob>, 'data'>, deps: Fan
   const frozen: Record<string, number> = {}
   const enqueued: Promise<number>[] = []
   for (const channel of deps.channels) {
-    const ahead = channel.headStart ? await channel.headStart(event) : 0
-    frozen[channel.name] = ahead + await channel.freeze(deps.pool, event)
-    const enqueue = channel.enqueue(event)
+    const ahead = channel.headStart ? await channel.headStart(event) : null
+    const rest = await channel.freeze(deps.pool, event)
+    frozen[channel.name] = (ahead?.count ?? 0) + rest.count
+    const enqueue = channel.enqueue(event, { ahead, rest })
     // Awaited below; until then a failure must not count as unhandled (it fails the job, which BullMQ retries).
     enqueue.catch(() => {})
     enqueued.push(enqueue)

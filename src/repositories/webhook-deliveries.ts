@@ -6,7 +6,7 @@
 // (float8 arrays): cheaper to send than Date objects turned into text.
 import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
-import { WEBHOOK_FINAL_STATUSES, type WebhookStatus } from './deliveries.js'
+import { WEBHOOK_FINAL_STATUSES, type Frozen, type WebhookStatus } from './deliveries.js'
 
 /**
  * Which endpoints (alias `w`, enabled or not) an event (alias `ev`: type,
@@ -43,9 +43,6 @@ export async function countWebhookAudience(db: Queryable, f: WebhookAudienceFilt
   return rows[0]!
 }
 
-/** What a freeze wrote: how many rows, and the ids of those due now (`pending`), in id order. */
-export interface Frozen { frozen: number; pending: number[] }
-
 /**
  * Writes one row per matching endpoint: event type, countries, themes and
  * minimum urgency of the appeal as the event carries it (the appeal row for
@@ -55,7 +52,7 @@ export interface Frozen { frozen: number; pending: number[] }
  * matching endpoints (in id order): fan-out's head start. Rows already
  * there are left alone and not counted (a retried fan-out writes nothing).
  */
-export async function freezeWebhookAudience(db: Queryable, eventId: string, limit?: number): Promise<Frozen> {
+export async function freezeWebhookAudience(db: Queryable, eventId: string, limit?: number): Promise<Required<Frozen>> {
   const result = await db.query<{ id: number; pending: boolean }>(
     `WITH ev AS (
        SELECT e.id, e.type, e.organisation_id,
@@ -81,7 +78,7 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string, limi
      ON CONFLICT (event_id, channel, recipient_id) DO NOTHING
      RETURNING id, status = 'pending' AS pending`, limit === undefined ? [eventId] : [eventId, limit])
   const pending = result.rows.filter((r) => r.pending).map((r) => Number(r.id)).sort((a, b) => a - b)
-  return { frozen: result.rowCount ?? 0, pending }
+  return { count: result.rowCount ?? 0, pending }
 }
 
 /**

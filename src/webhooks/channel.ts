@@ -4,7 +4,8 @@
 import type { Queue } from 'bullmq'
 import type { Config } from '../config.js'
 import type { Pool, Queryable } from '../db/pool.js'
-import type { DeliveryChannel } from '../delivery/channel.js'
+import type { DeliveryChannel, WrittenByFanout } from '../delivery/channel.js'
+import type { Frozen } from '../repositories/deliveries.js'
 import type { EventRow } from '../repositories/events.js'
 import { claimOverdue, freezeWebhookAudience, pendingIds, reviveStaleSending } from '../repositories/webhook-deliveries.js'
 import { chunk, firstAttemptsJobId, headStartJobId, PRIORITY, reconcileJobId, type WebhookJob } from './queue.js'
@@ -14,20 +15,9 @@ const OVERDUE_SECONDS = 30
 const RECONCILE_LIMIT = 5000
 /** Partners frozen and enqueued ahead of the rest (one chunk job's worth of requests at once): their attempts start while the rest is frozen. */
 const HEAD_START = 32
-/** Fan-outs whose freezes' ids wait for their enqueue (a fan-out that failed in between leaves its entry; the oldest go). */
-const REMEMBERED_FANOUTS = 256
-
-/** What this process's freezes of one event wrote, for its enqueue. */
-interface FreshRows {
-  /** The head start wrote rows: this is the event's first fan-out, and `rest` is every pending row it did not enqueue. */
-  headWrote: boolean
-  /** Pending rows the freeze of the rest wrote (null: not frozen here). */
-  rest: number[] | null
-}
 
 export class WebhookChannel implements DeliveryChannel {
   readonly name = 'webhook' as const
-  private readonly fresh = new Map<string, FreshRows>()
 
   constructor(private readonly deps: {
     pool: Pool
@@ -37,48 +27,39 @@ export class WebhookChannel implements DeliveryChannel {
     queueNotices?: () => Promise<number>
   }) {}
 
-  async headStart(event: EventRow): Promise<number> {
+  async headStart(event: EventRow): Promise<Frozen> {
     // The freeze returns the ids it wrote: no second query before the first job goes out.
-    const { frozen, pending } = await freezeWebhookAudience(this.deps.pool, event.id, HEAD_START)
-    if (pending.length > 0) {
-      await this.deps.queue.add('deliver', { ids: pending, trigger: 'scheduled' }, { jobId: headStartJobId(event.id) })
+    const written = await freezeWebhookAudience(this.deps.pool, event.id, HEAD_START)
+    if (written.pending.length > 0) {
+      await this.deps.queue.add('deliver', { ids: written.pending, trigger: 'scheduled' }, { jobId: headStartJobId(event.id) })
     }
-    this.remember(event.id, { headWrote: frozen > 0, rest: null })
-    return frozen
+    return written
   }
 
-  async freeze(db: Queryable, event: EventRow): Promise<number> {
-    const { frozen, pending } = await freezeWebhookAudience(db, event.id)
-    const known = this.fresh.get(event.id)
-    if (known) known.rest = pending
-    return frozen
+  freeze(db: Queryable, event: EventRow): Promise<Frozen> {
+    return freezeWebhookAudience(db, event.id)
   }
 
   /**
    * Chunk jobs for the event's pending rows. After a head start that wrote
-   * rows, exactly the rows the freeze of the rest wrote: the head start's
+   * rows, exactly the rows this fan-out's freeze of the rest wrote (both
+   * handed over in `written` by the fan-out): the head start's
    * rows are in its own job only (each row in one job, no second claim of
    * them; an audience within the head start gets no second job at all).
    * Otherwise — a retried fan-out, whose freezes wrote nothing — every
    * pending row of the event is read and enqueued again (job ids keep that
    * idempotent; a row already claimed is a no-op).
    */
-  async enqueue(event: EventRow): Promise<number> {
-    const known = this.fresh.get(event.id)
-    this.fresh.delete(event.id)
-    const ids = known?.headWrote && known.rest !== null ? known.rest : await pendingIds(this.deps.pool, event.id)
+  async enqueue(event: EventRow, written?: WrittenByFanout): Promise<number> {
+    const ids = written?.ahead && written.ahead.count > 0 && written.rest.pending
+      ? written.rest.pending
+      : await pendingIds(this.deps.pool, event.id)
     if (ids.length === 0) return 0
     // No priority: BullMQ serves these before every prioritised retry.
     await this.deps.queue.addBulk(chunk(ids).map((part) => ({
       name: 'deliver', data: { ids: part, trigger: 'scheduled' as const }, opts: { jobId: firstAttemptsJobId(event.id, part[0]!) },
     })))
     return ids.length
-  }
-
-  private remember(eventId: string, rows: FreshRows): void {
-    this.fresh.delete(eventId)
-    if (this.fresh.size >= REMEMBERED_FANOUTS) this.fresh.delete(this.fresh.keys().next().value!)
-    this.fresh.set(eventId, rows)
   }
 
   async reconcile(): Promise<number> {
