@@ -2,7 +2,7 @@
 // alerts are all sent, then find the alert one supporter got, as the
 // receiving side (a relay, a provider, a feedback loop) would see it.
 import { deliveryIdFromReturnPath } from '../../src/email/return-path.js'
-import { anAppeal, createPublished } from './liaoning.js'
+import { anAppeal, createPublished, type Tap } from './liaoning.js'
 import { emailProgress, eventually, type SupporterStack } from './supporters.js'
 
 /** The BOUNCE_DOMAIN these tests run with. */
@@ -41,4 +41,19 @@ export async function alertOf(stack: SupporterStack, email: string, appealId: st
     messageId: (await mail.parsed()).messageId!,
     raw: Buffer.concat([Buffer.from(`Return-Path: <${mail.from}>\r\n`), mail.raw]),
   }
+}
+
+/**
+ * After the reports a test sent: publishes one more appeal and asserts that
+ * only `keep` of `people` got it (everyone else suppressed or unsubscribed).
+ * Returns the appeal's id.
+ */
+export async function assertNextAlertReachesOnly(t: Tap, stack: SupporterStack, people: readonly string[], keep: string, reference: string): Promise<string> {
+  const before = Object.fromEntries(people.map((email) => [email, stack.sink.to(email).length]))
+  const appealId = await publishAndSettle(stack, 1, reference)
+  for (const email of people) {
+    t.equal(stack.sink.to(email).length - before[email]!, email === keep ? 1 : 0, `${email}: ${email === keep ? 'mailed' : 'skipped'}`)
+  }
+  t.same(await emailProgress(stack, appealId), { sent: 1 })
+  return appealId
 }
