@@ -5,8 +5,8 @@ export interface SinkStats {
   http: { count: number; first: number; last: number }
 }
 
-export type SinkRequest = { id: number; cmd: 'stats' | 'sample' | 'reset' | 'close' }
-export interface SinkReply { id: number; stats?: SinkStats; body?: string }
+export type SinkRequest = { id: number; cmd: 'stats' | 'sample' | 'reset' | 'close' } | { id: number; cmd: 'timeline'; since: number; bucketMs: number }
+export interface SinkReply { id: number; stats?: SinkStats; body?: string; timeline?: number[] }
 
 export interface NodemailerTask {
   cmd: 'nodemailer'

@@ -3,10 +3,12 @@
 // (a package under node_modules, a folder of src/, Node's internals, GC) and
 // the top functions by self and by total time. Idle samples are left out.
 //
-//   npx tsx bench/lib/profile-summary.ts FILE.cpuprofile [--from FUNCTION] [--top N] [--per N] [--callers FUNCTION]
+//   npx tsx bench/lib/profile-summary.ts FILE.cpuprofile [--from FUNCTION] [--burst K] [--top N] [--per N] [--callers FUNCTION]
 //
 // --from starts the window at the first sample whose stack holds FUNCTION
-// (e.g. processJob: leaves out start-up and module compilation); --per
+// (e.g. processJob: leaves out start-up and module compilation); --burst
+// keeps only the K-th stretch of work after that, stretches being parted by
+// 150 ms or more of idle (a bench round: round 3 is the warmed-up one); --per
 // divides every time by N (e.g. deliveries made) and prints µs per unit;
 // --callers adds who calls FUNCTION (its time by the stack above it, from
 // the nearest non-Node frame up). "By what it serves" charges each sample to
@@ -26,7 +28,7 @@ interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
-  options: { from: { type: 'string' }, top: { type: 'string', default: '25' }, per: { type: 'string' }, callers: { type: 'string' } },
+  options: { from: { type: 'string' }, burst: { type: 'string' }, top: { type: 'string', default: '25' }, per: { type: 'string' }, callers: { type: 'string' } },
 })
 if (positionals.length !== 1) { console.error('usage: profile-summary.ts FILE.cpuprofile [--from FUNCTION] [--top N] [--per N]'); process.exit(2) }
 const profile = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Profile
@@ -62,6 +64,29 @@ if (opts.from) {
   start = profile.samples.findIndex((id) => stackHas(id, opts.from!))
   if (start < 0) { console.error(`no sample holds ${opts.from}`); process.exit(1) }
 }
+let end = profile.samples.length
+const isIdle = (i: number) => byId.get(profile.samples[i]!)!.callFrame.functionName === '(idle)'
+if (opts.burst) {
+  // Stretches of work parted by at least BURST_GAP_US of idle samples.
+  const BURST_GAP_US = 150_000
+  const bursts: [number, number][] = []
+  let from = start
+  let idleSince = -1
+  let idleUs = 0
+  for (let i = start; i < profile.samples.length; i++) {
+    if (isIdle(i)) {
+      if (idleSince < 0) { idleSince = i; idleUs = 0 }
+      idleUs += profile.timeDeltas[i + 1] ?? 0
+      continue
+    }
+    if (idleSince >= 0 && idleUs >= BURST_GAP_US) { bursts.push([from, idleSince]); from = i }
+    idleSince = -1
+  }
+  bursts.push([from, profile.samples.length])
+  const k = Number(opts.burst)
+  if (!(k >= 1 && k <= bursts.length)) { console.error(`--burst must be 1…${bursts.length}`); process.exit(2) }
+  ;[start, end] = bursts[k - 1]!
+}
 
 const selfByModule = new Map<string, number>()
 const selfByFrame = new Map<string, number>()
@@ -75,7 +100,7 @@ const SERVING: [string, RegExp][] = [
 ]
 let busy = 0
 let idle = 0
-for (let i = start; i < profile.samples.length; i++) {
+for (let i = start; i < end; i++) {
   const us = profile.timeDeltas[i + 1] ?? 0 // a sample's time runs until the next sample
   const leaf = byId.get(profile.samples[i]!)!
   if (leaf.callFrame.functionName === '(idle)') { idle += us; continue }
@@ -121,7 +146,7 @@ const list = (title: string, m: Map<string, number>, n: number, filter: (k: stri
   console.log(`\n${title}`)
   for (const [k, us] of [...m].filter(([k]) => filter(k)).sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`${fmt(us)}  ${k}`)
 }
-console.log(`${positionals[0]}${opts.from ? ` from the first ${opts.from}` : ''}: busy ${(busy / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms${per ? `, ${((busy / per)).toFixed(1)} µs busy per unit (${per})` : ''}`)
+console.log(`${positionals[0]}${opts.from ? ` from the first ${opts.from}` : ''}${opts.burst ? `, burst ${opts.burst}` : ''}: busy ${(busy / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms${per ? `, ${((busy / per)).toFixed(1)} µs busy per unit (${per})` : ''}`)
 list('self time by module', selfByModule, 40)
 list('by what it serves', byService, 40)
 list('top functions by self time', selfByFrame, top)

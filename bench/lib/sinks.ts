@@ -2,8 +2,9 @@
 // event loop: one counting SMTP server (every message accepted, bodies not
 // kept — 100 000 mails would not fit) and N HTTP receivers (the tests'
 // receiver, one per origin). Answers over IPC: `stats` (counts and the
-// first/last acceptance time since the last `reset`), `sample` (one
-// received webhook body), `reset`, `close`. Exits when its parent goes.
+// first/last acceptance time since the last `reset`), `timeline` (webhooks
+// accepted per time bucket since a given moment: where a fan-out waits),
+// `sample` (one received webhook body), `reset`, `close`. Exits when its parent goes.
 import { SMTPServer } from 'smtp-server'
 import { startReceiver, type Receiver } from '../../test/helpers/receiver.js'
 import type { SinkReply, SinkRequest } from './ipc.js'
@@ -55,6 +56,18 @@ async function main() {
     const reply = (r: Omit<SinkReply, 'id'>) => process.send?.({ id: m.id, ...r })
     switch (m.cmd) {
       case 'stats': reply({ stats: stats() }); break
+      case 'timeline': {
+        const counts: number[] = []
+        for (const r of receivers) {
+          for (const q of r.requests) {
+            const bucket = Math.max(0, Math.floor((q.at - m.since) / m.bucketMs))
+            while (counts.length <= bucket) counts.push(0)
+            counts[bucket]!++
+          }
+        }
+        reply({ timeline: counts })
+        break
+      }
       case 'sample': reply({ body: receivers.find((r) => r.requests.length > 0)?.requests.at(-1)?.body ?? '' }); break
       case 'reset':
         mail = { count: 0, first: 0, last: 0 }
