@@ -2,7 +2,7 @@
 // with recording channels, webhooks are frozen first and email's freeze does
 // not wait while the webhook chunk jobs are handed to Redis, and a failed
 // enqueue still fails the job; with the real webhook channel and worker, the
-// head start reaches the first partners before a large audience is frozen.
+// first slice reaches its partners before a large audience is frozen.
 import pino from 'pino'
 import tap from 'tap'
 import type { DeliveryChannel } from '../src/delivery/channel.js'
@@ -20,12 +20,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 function recordingChannel(name: 'webhook' | 'email', log: string[], enqueue: () => Promise<number>): DeliveryChannel {
   return {
     name,
-    async freeze() { log.push(`${name} freeze`); return { count: 1 } },
-    async enqueue() {
-      log.push(`${name} enqueue starts`)
-      const n = await enqueue()
-      log.push(`${name} enqueue done`)
-      return n
+    async fanOut() {
+      log.push(`${name} freeze`)
+      const enqueued = (async () => {
+        log.push(`${name} enqueue starts`)
+        const n = await enqueue()
+        log.push(`${name} enqueue done`)
+        return n
+      })()
+      return { count: 1, enqueued }
     },
     async reconcile() { return 0 },
   }
@@ -64,10 +67,10 @@ tap.test('a failed enqueue fails the job (BullMQ retries it), after the later ch
   t.same(await processFanout({ data: { eventId: 'msg_00000000000000000000000000' } }, { pool: ctx.pool, channels }), {}, 'an event that is not there: nothing to do')
 })
 
-tap.test('head start: the first partners are called while the rest of a large audience is still being frozen; each once', async (t) => {
-  const ctx = await buildTestApp(t, { WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '100' })
+tap.test('slices: the first partners are called while the rest of a large audience is still being frozen; each once', async (t) => {
+  const ctx = await buildTestApp(t, { WEBHOOK_MAX_ENDPOINTS_PER_ORGANISATION: '300' })
   const receiver = await startReceiver(t)
-  const endpoints = 40
+  const endpoints = 250
   for (let i = 0; i < endpoints; i++) await createEndpoint(ctx, { url: receiver.url(`/p/${i}`) })
   // The webhook worker alone (no relay: this test runs the fan-out itself).
   const pool = createPool(ctx.config.databaseUrl, { max: 6 })
@@ -75,30 +78,28 @@ tap.test('head start: the first partners are called while the rest of a large au
   const webhooks = await startWebhookDelivery({ config: ctx.config, pool, logger: pino({ level: 'silent' }), connection })
   t.teardown(async () => { await webhooks.close(); connection.disconnect(); await pool.end() })
   const eventId = await publishedEventId(ctx)
-  // The real channel, its audience freeze made as slow as a large audience's.
-  const real = webhooks.channel
-  let frozenAt = 0
-  const channel: DeliveryChannel = {
-    name: 'webhook',
-    ...(real.headStart ? { headStart: (event) => real.headStart!(event) } : {}),
-    async freeze(db, event) {
-      await sleep(1000)
-      const written = await real.freeze(db, event)
-      frozenAt = Date.now()
-      return written
-    },
-    enqueue: (event, written) => real.enqueue(event, written),
-    reconcile: () => real.reconcile(),
-  }
-  t.same(await processFanout({ data: { eventId } }, { pool: ctx.pool, channels: [channel] }), { webhook: endpoints }, 'every partner frozen once')
+  // A freeze as slow as a large audience's: another transaction has written,
+  // and not committed, the row of the last partner in id order, so the slice
+  // holding that partner waits on its key until that transaction ends.
+  const { rows: ids } = await ctx.pool.query<{ id: string }>('SELECT id FROM webhook_endpoints ORDER BY id')
+  const blocker = await ctx.pool.connect()
+  t.teardown(() => blocker.release())
+  await blocker.query('BEGIN')
+  await blocker.query(`INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, queued_at)
+    VALUES ($1, 'webhook', $2, 'pending', now(), now())`, [eventId, ids.at(-1)!.id])
+  const fanOut = processFanout({ data: { eventId } }, { pool: ctx.pool, channels: [webhooks.channel] })
+  // Slices of 32 and 200 are written and sent; the third (the last 18) waits.
+  await receiver.waitFor(() => receiver.requests.length >= 232, 10_000, 'the first two slices\' partners')
+  await sleep(200)
+  t.equal(receiver.requests.length, 232, 'the first two slices\' 232 partners are called while the rest of the audience waits to be written')
+  await blocker.query('ROLLBACK')
+  t.same(await fanOut, { webhook: endpoints }, 'every partner frozen once')
   await receiver.waitFor(() => receiver.requests.length >= endpoints, 10_000, 'every partner')
-  const early = receiver.requests.filter((r) => r.at < frozenAt).length
-  t.ok(early >= 1, `${early} partners called before the audience was frozen`)
   await eventually(async () => {
     const { rows } = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries WHERE event_id = $1 AND status = 'delivered'`, [eventId])
     return rows[0]!.n === endpoints
   }, 10_000, 'every delivery recorded')
-  await sleep(300) // a second job over the head rows would have sent by now
-  t.equal(receiver.requests.length, endpoints, 'each partner called exactly once, though the head rows were in two jobs')
+  await sleep(300) // a second job over any row would have sent by now
+  t.equal(receiver.requests.length, endpoints, 'each partner called exactly once')
   t.equal(new Set(receiver.requests.map((r) => r.path)).size, endpoints)
 })

@@ -5,7 +5,7 @@ import tap from 'tap'
 import { pino } from 'pino'
 import { startDeliveryWorkers } from '../src/delivery/workers.js'
 import { createPool } from '../src/db/pool.js'
-import { findEventById } from '../src/repositories/events.js'
+import { freezeWebhookAudience } from '../src/repositories/webhook-deliveries.js'
 import { buildTestApp } from './helpers/context.js'
 import { createPublished } from './helpers/liaoning.js'
 import { startReceiver } from './helpers/receiver.js'
@@ -20,8 +20,8 @@ tap.test('reconcile re-enqueues due deliveries without a job and revives stale i
   // No outbox relay: the event is frozen by hand and its jobs never reach Redis.
   await createPublished(ctx)
   const { eventId, channel } = await handDrivenWebhookChannel(t, ctx)
-  t.equal((await channel.freeze(ctx.pool, (await findEventById(ctx.pool, eventId))!)).count, 3)
-  t.equal((await channel.freeze(ctx.pool, (await findEventById(ctx.pool, eventId))!)).count, 0, 'freezing twice inserts nothing')
+  t.equal((await freezeWebhookAudience(ctx.pool, eventId)).count, 3)
+  t.equal((await freezeWebhookAudience(ctx.pool, eventId)).count, 0, 'freezing twice inserts nothing')
   t.equal(await channel.reconcile(), 0, 'rows just frozen count as queued: the reconciler leaves them to their jobs')
   // Time passes (every row was stamped queued when frozen): one row's job was lost, one row's worker died mid-attempt, one row is not due yet.
   await ctx.pool.query(`UPDATE deliveries SET next_attempt_at = now() - interval '5 minutes', queued_at = now() - interval '5 minutes'`)

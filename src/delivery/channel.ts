@@ -1,40 +1,39 @@
 // Owns the contract between the fan-out job and each delivery channel
 // (webhooks, email). Fan-out asks every channel, in order, to freeze its
-// audience for an event into `deliveries` and to enqueue chunk jobs.
+// audience for an event into `deliveries` and to enqueue chunk jobs; how a
+// channel slices that work is its own.
 import type { RedisConnection } from '../queue/queues.js'
 import type { Config } from '../config.js'
-import type { Pool, Queryable } from '../db/pool.js'
+import type { Pool } from '../db/pool.js'
 import type { Logger } from '../logger.js'
-import type { Frozen } from '../repositories/deliveries.js'
 import type { EventRow } from '../repositories/events.js'
 
 export type ChannelName = 'webhook' | 'email'
 
-/** What one fan-out's freezes of a channel wrote: its head start's (null without one) and the rest's. */
-export interface WrittenByFanout { ahead: Frozen | null; rest: Frozen }
+/** What a channel's part of one fan-out wrote, and its chunk jobs still on their way to Redis. */
+export interface FannedOut {
+  /** Rows that were new (a retried fan-out writes none). */
+  count: number
+  /**
+   * Settles once every chunk job is enqueued, with how many rows they carry;
+   * a rejection fails the fan-out job (BullMQ retries it).
+   */
+  enqueued: Promise<number>
+}
 
 export interface DeliveryChannel {
   readonly name: ChannelName
   /**
-   * Writes one `deliveries` row per (event, recipient) with a single
-   * `INSERT … SELECT … ON CONFLICT DO NOTHING`; returns how many were new
-   * (and, where the statement returns them, the new pending rows' ids).
-   * Must be idempotent: a retried fan-out inserts nothing twice.
+   * Freezes the event's audience — one `deliveries` row per recipient,
+   * written with `INSERT … SELECT … ON CONFLICT DO NOTHING` — and enqueues
+   * chunk jobs of ids. Resolves once every row is written; the jobs may
+   * still be going to Redis (`enqueued`), so the next channel's freeze does
+   * not wait for them. A channel may enqueue the first part of its audience
+   * before the rest is written (webhooks do). Idempotent: a retried fan-out
+   * writes nothing twice, and enqueues every row still pending again (job
+   * ids and claims make a second job over a row a no-op).
    */
-  freeze(db: Queryable, event: EventRow): Promise<Frozen>
-  /**
-   * Optional, before `freeze`: freezes the first few recipients and enqueues
-   * their job, so their attempts start while the rest of a large audience is
-   * frozen; returns what it wrote, like `freeze`. Idempotent like the others.
-   */
-  headStart?(event: EventRow): Promise<Frozen>
-  /**
-   * Enqueues chunk jobs (ids only) for the event's undelivered rows;
-   * idempotent by job id. `written` is what this fan-out's own head start
-   * and freeze wrote: a channel may enqueue from it instead of reading the
-   * event's rows again.
-   */
-  enqueue(event: EventRow, written?: WrittenByFanout): Promise<number>
+  fanOut(event: EventRow): Promise<FannedOut>
   /**
    * Re-enqueues rows that are due (`pending`/`retrying`, `next_attempt_at`
    * passed) but whose job was lost — e.g. Redis flushed — judged by a stale

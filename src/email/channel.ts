@@ -4,9 +4,8 @@
 // audience), and reconciles rows whose job was lost, and confirmation mails
 // that never left.
 import type { Queue } from 'bullmq'
-import type { Pool, Queryable } from '../db/pool.js'
-import type { DeliveryChannel } from '../delivery/channel.js'
-import type { Frozen } from '../repositories/deliveries.js'
+import type { Pool } from '../db/pool.js'
+import type { DeliveryChannel, FannedOut } from '../delivery/channel.js'
 import type { EventRow } from '../repositories/events.js'
 import { forEachPendingPage, freezeEmailAudience, takeStaleDue } from '../repositories/email-deliveries.js'
 import { dueConfirmations } from '../repositories/subscriptions.js'
@@ -36,14 +35,16 @@ export class EmailChannel implements DeliveryChannel {
     this.chunkSize = chunkSizeFor(deps.maxPerSecond)
   }
 
-  async freeze(db: Queryable, event: EventRow): Promise<Frozen> {
+  /** The whole audience in one statement, then its jobs a page of ids at a time. */
+  async fanOut(event: EventRow): Promise<FannedOut> {
     const payload = event.payload as unknown as AlertEvent
-    if (!isMailworthy(payload)) return { count: 0 }
+    if (!isMailworthy(payload)) return { count: 0, enqueued: Promise.resolve(0) }
     const appeal = payload.data.appeal!
-    return { count: await freezeEmailAudience(db, event.id, { countries: appeal.countries, themes: appeal.themes ?? [], urgency: appeal.urgency }) }
+    const count = await freezeEmailAudience(this.deps.pool, event.id, { countries: appeal.countries, themes: appeal.themes ?? [], urgency: appeal.urgency })
+    return { count, enqueued: this.enqueue(event) }
   }
 
-  async enqueue(event: EventRow): Promise<number> {
+  private async enqueue(event: EventRow): Promise<number> {
     let jobs = 0
     await forEachPendingPage(this.deps.pool, event.id, ENQUEUE_PAGE, async (ids) => {
       const batch = []

@@ -25,14 +25,6 @@ export const UNFINISHED_STATUSES = ['pending', 'sending', 'retrying'] as const s
 
 export const isUnfinished = (status: string): boolean => (UNFINISHED_STATUSES as readonly string[]).includes(status)
 
-/** What one freeze of an event's audience wrote. */
-export interface Frozen {
-  /** Rows that were new (a retried fan-out's freezes write none). */
-  count: number
-  /** The ids of those due now (`pending`), in id order, where the freeze returns them. */
-  pending?: number[]
-}
-
 export type Channel = 'email' | 'webhook'
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 // (float8 arrays): cheaper to send than Date objects turned into text.
 import type { Queryable } from '../db/pool.js'
 import { iso } from '../db/sql.js'
-import { WEBHOOK_FINAL_STATUSES, type Frozen, type WebhookStatus } from './deliveries.js'
+import { WEBHOOK_FINAL_STATUSES, type WebhookStatus } from './deliveries.js'
 
 /**
  * Which endpoints (alias `w`, enabled or not) an event (alias `ev`: type,
@@ -43,17 +43,31 @@ export async function countWebhookAudience(db: Queryable, f: WebhookAudienceFilt
   return rows[0]!
 }
 
+/** What one freeze statement wrote (freezeWebhookAudience). */
+export interface FrozenSlice {
+  /** Endpoints the statement matched, whether their rows are new or were already there. */
+  matched: number
+  /** Rows that were new (a retried fan-out's freezes write none). */
+  count: number
+  /** The ids of the new rows due now (`pending`), in id order. */
+  pending: number[]
+  /** The last endpoint matched (in id order): the next slice starts after it. Null when none matched. */
+  last: string | null
+}
+
 /**
  * Writes one row per matching endpoint: event type, countries, themes and
  * minimum urgency of the appeal as the event carries it (the appeal row for
  * events without one, i.e. appeal.withdrawn). `webhook.test` goes to the
  * endpoint named in its data only. Disabled endpoints get `skipped` rows,
- * which `recover` can bring back. With `limit`, only the first `limit`
- * matching endpoints (in id order): fan-out's head start. Rows already
- * there are left alone and not counted (a retried fan-out writes nothing).
+ * which `recover` can bring back. With `slice`, only the first `limit`
+ * matching endpoints (in id order) after `after`: the fan-out freezes a
+ * large audience in slices, each sent while the next is written. Rows
+ * already there are left alone and not counted (a retried fan-out writes
+ * nothing).
  */
-export async function freezeWebhookAudience(db: Queryable, eventId: string, limit?: number): Promise<Required<Frozen>> {
-  const result = await db.query<{ id: number; pending: boolean }>(
+export async function freezeWebhookAudience(db: Queryable, eventId: string, slice?: { after: string | null; limit: number }): Promise<FrozenSlice> {
+  const { rows: [row] } = await db.query<{ matched: number; count: number; pending: number[]; last: string | null }>(
     `WITH ev AS (
        SELECT e.id, e.type, e.organisation_id,
               e.payload -> 'data' ->> 'endpointId' AS test_endpoint,
@@ -65,20 +79,30 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string, limi
                    ELSE a.themes END AS themes,
               coalesce(e.payload -> 'data' -> 'appeal' ->> 'urgency', a.urgency) AS urgency
          FROM events e LEFT JOIN appeals a ON a.id = e.appeal_id
-        WHERE e.id = $1)
-     INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, queued_at, last_error, completed_at)
-     SELECT ev.id, 'webhook', w.id,
-            CASE WHEN w.status = 'active' THEN 'pending' ELSE 'skipped' END,
-            CASE WHEN w.status = 'active' THEN now() END,
-            CASE WHEN w.status = 'active' THEN now() END,
-            CASE WHEN w.status = 'active' THEN NULL ELSE 'endpoint disabled' END,
-            CASE WHEN w.status = 'active' THEN NULL ELSE now() END
-       FROM ev JOIN webhook_endpoints w ON ${ENDPOINT_MATCHES_EVENT}
-     ORDER BY w.id${limit === undefined ? '' : ' LIMIT $2'}
-     ON CONFLICT (event_id, channel, recipient_id) DO NOTHING
-     RETURNING id, status = 'pending' AS pending`, limit === undefined ? [eventId] : [eventId, limit])
-  const pending = result.rows.filter((r) => r.pending).map((r) => Number(r.id)).sort((a, b) => a - b)
-  return { count: result.rowCount ?? 0, pending }
+        WHERE e.id = $1),
+     matched AS (
+       SELECT w.id, w.status = 'active' AS active
+         FROM ev JOIN webhook_endpoints w ON ${ENDPOINT_MATCHES_EVENT}
+        WHERE $2::uuid IS NULL OR w.id > $2::uuid
+        ORDER BY w.id LIMIT $3),
+     written AS (
+       INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, queued_at, last_error, completed_at)
+       SELECT $1, 'webhook', m.id,
+              CASE WHEN m.active THEN 'pending' ELSE 'skipped' END,
+              CASE WHEN m.active THEN now() END,
+              CASE WHEN m.active THEN now() END,
+              CASE WHEN m.active THEN NULL ELSE 'endpoint disabled' END,
+              CASE WHEN m.active THEN NULL ELSE now() END
+         FROM matched m
+       ORDER BY m.id
+       ON CONFLICT (event_id, channel, recipient_id) DO NOTHING
+       RETURNING id, status = 'pending' AS pending)
+     SELECT (SELECT count(*) FROM matched)::int AS matched,
+            (SELECT count(*) FROM written)::int AS count,
+            (SELECT coalesce(array_agg(id ORDER BY id) FILTER (WHERE pending), '{}') FROM written) AS pending,
+            (SELECT id FROM matched ORDER BY id DESC LIMIT 1) AS last`,
+    [eventId, slice?.after ?? null, slice?.limit ?? null])
+  return { matched: row!.matched, count: row!.count, pending: row!.pending.map(Number), last: row!.last }
 }
 
 /**

@@ -1,20 +1,29 @@
 // The webhook delivery channel (delivery/channel.ts contract): freezes an
-// event's partner audience in one statement, enqueues chunk jobs of ids,
-// and reconciles what Redis lost with what Postgres knows is due.
+// event's partner audience in slices, each slice's chunk jobs of ids handed
+// to Redis as soon as its rows are written, and reconciles what Redis lost
+// with what Postgres knows is due.
 import type { Queue } from 'bullmq'
 import type { Config } from '../config.js'
-import type { Pool, Queryable } from '../db/pool.js'
-import type { DeliveryChannel, WrittenByFanout } from '../delivery/channel.js'
-import type { Frozen } from '../repositories/deliveries.js'
+import type { Pool } from '../db/pool.js'
+import type { DeliveryChannel, FannedOut } from '../delivery/channel.js'
 import type { EventRow } from '../repositories/events.js'
 import { claimOverdue, freezeWebhookAudience, pendingIds, reviveStaleSending } from '../repositories/webhook-deliveries.js'
-import { chunk, firstAttemptsJobId, headStartJobId, PRIORITY, reconcileJobId, type WebhookJob } from './queue.js'
+import { chunk, firstAttemptsJobId, PRIORITY, reconcileJobId, type WebhookJob } from './queue.js'
 
 /** A due row without a run for this long is presumed to have lost its job. */
 const OVERDUE_SECONDS = 30
 const RECONCILE_LIMIT = 5000
-/** Partners frozen and enqueued ahead of the rest (one chunk job's worth of requests at once): their attempts start while the rest is frozen. */
-const HEAD_START = 32
+/**
+ * Partners frozen per statement of a fan-out, in order; whatever is left
+ * after the last goes in one more. The first slice is one chunk job's worth
+ * of requests at once, so the first partners are called within milliseconds
+ * of the fan-out; every later slice is written while the earlier ones are
+ * being sent (with 2 000 partners the bulk of the requests started ~60 ms
+ * after the head start, waiting for one statement over the whole audience).
+ * Sizes grow, so a large audience still takes few statements; each is a
+ * whole number of chunks.
+ */
+const SLICES = [32, 200, 400, 800, 1600] as const
 
 export class WebhookChannel implements DeliveryChannel {
   readonly name = 'webhook' as const
@@ -27,37 +36,48 @@ export class WebhookChannel implements DeliveryChannel {
     queueNotices?: () => Promise<number>
   }) {}
 
-  async headStart(event: EventRow): Promise<Frozen> {
-    // The freeze returns the ids it wrote: no second query before the first job goes out.
-    const written = await freezeWebhookAudience(this.deps.pool, event.id, HEAD_START)
-    if (written.pending.length > 0) {
-      await this.deps.queue.add('deliver', { ids: written.pending, trigger: 'scheduled' }, { jobId: headStartJobId(event.id) })
-    }
-    return written
-  }
-
-  freeze(db: Queryable, event: EventRow): Promise<Frozen> {
-    return freezeWebhookAudience(db, event.id)
-  }
-
   /**
-   * Chunk jobs for the event's pending rows. After a head start that wrote
-   * rows, exactly the rows this fan-out's freeze of the rest wrote (both
-   * handed over in `written` by the fan-out): the head start's
-   * rows are in its own job only (each row in one job, no second claim of
-   * them; an audience within the head start gets no second job at all).
-   * Otherwise — a retried fan-out, whose freezes wrote nothing — every
-   * pending row of the event is read and enqueued again (job ids keep that
-   * idempotent; a row already claimed is a no-op).
+   * Slice by slice, in endpoint id order: each slice's new pending rows go
+   * out in chunk jobs at once, while the next slice is frozen, so each row is
+   * in exactly one job. When some matching rows were already there (a
+   * retried fan-out), every pending row of the event is enqueued again at
+   * the end: Redis may have lost the first run's jobs (a row already
+   * claimed makes the second job's claim a no-op).
    */
-  async enqueue(event: EventRow, written?: WrittenByFanout): Promise<number> {
-    const ids = written?.ahead && written.ahead.count > 0 && written.rest.pending
-      ? written.rest.pending
-      : await pendingIds(this.deps.pool, event.id)
+  async fanOut(event: EventRow): Promise<FannedOut> {
+    const jobs: Promise<number>[] = []
+    let count = 0
+    let retried = false
+    let after: string | null = null
+    try {
+      for (let i = 0; ; i++) {
+        const limit: number | undefined = SLICES[i]
+        const slice = await freezeWebhookAudience(this.deps.pool, event.id, limit === undefined ? undefined : { after, limit })
+        count += slice.count
+        if (slice.count < slice.matched) retried = true
+        if (slice.pending.length > 0) {
+          const job = this.enqueueFirstAttempts(event.id, slice.pending)
+          job.catch(() => {}) // awaited in `enqueued`; a failure there fails the fan-out job
+          jobs.push(job)
+        }
+        if (limit === undefined || slice.matched < limit) break
+        after = slice.last
+      }
+    } catch (error) {
+      await Promise.allSettled(jobs) // nothing left running behind a failed fan-out
+      throw error
+    }
+    const enqueued = Promise.all(jobs).then(async (sizes) => (retried
+      ? this.enqueueFirstAttempts(event.id, await pendingIds(this.deps.pool, event.id))
+      : sizes.reduce((a, b) => a + b, 0)))
+    return { count, enqueued }
+  }
+
+  /** Chunk jobs of first attempts, one id per chunk's first row (no priority: BullMQ serves these before every prioritised retry). */
+  private async enqueueFirstAttempts(eventId: string, ids: number[]): Promise<number> {
     if (ids.length === 0) return 0
-    // No priority: BullMQ serves these before every prioritised retry.
     await this.deps.queue.addBulk(chunk(ids).map((part) => ({
-      name: 'deliver', data: { ids: part, trigger: 'scheduled' as const }, opts: { jobId: firstAttemptsJobId(event.id, part[0]!) },
+      name: 'deliver', data: { ids: part, trigger: 'scheduled' as const }, opts: { jobId: firstAttemptsJobId(eventId, part[0]!) },
     })))
     return ids.length
   }

@@ -39,15 +39,6 @@ export const PRIORITY = { manual: 1, recover: 2, retry: 5 } as const
 export const firstAttemptsJobId = (eventId: string, firstId: number) => `wh-${eventId}-${firstId}`
 
 /**
- * A fan-out's head start (`whh-`): the event's first few partners, frozen
- * and enqueued before the rest of the audience; one per event. The `wh-`
- * chunks of the same fan-out leave its rows out (only a retried fan-out,
- * whose freezes wrote nothing, enqueues every pending row again: a row
- * already claimed is then a no-op).
- */
-export const headStartJobId = (eventId: string) => `whh-${eventId}`
-
-/**
  * One delivery's scheduled retry (`whr-`): one per failed attempt — the
  * attempt count only grows, so each retry is new and a retry added twice
  * for the same failure is one job.
