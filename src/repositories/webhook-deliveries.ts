@@ -236,10 +236,32 @@ const ATTEMPT_COLUMNS = `INSERT INTO webhook_attempts (delivery_id, trigger, add
        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[], $8::text[],
                    $9::float8[], $10::float8[]) AS a(id, trigger, address, status_code, error_class, error, duration_ms, response, next_ms, at_ms)`
 
+const NEEDS_ESCAPE = /[\\"]/
+const ESCAPED = /[\\"]/g
+
+/**
+ * One column of a batch as the text of a Postgres array, built here rather
+ * than by pg, which runs two regex replaces on every element (numbers
+ * included) and had most of a batch's client CPU. Postgres reads the same
+ * text (a number unquoted, a string quoted), so its cost is unchanged.
+ */
+function arrayLiteral<T>(rows: readonly T[], value: (row: T) => string | number | null): string {
+  let text = '{'
+  for (let i = 0; i < rows.length; i++) {
+    const v = value(rows[i]!)
+    if (i > 0) text += ','
+    if (v == null) text += 'NULL'
+    else if (typeof v === 'number') text += v
+    else text += '"' + (NEEDS_ESCAPE.test(v) ? v.replace(ESCAPED, '\\$&') : v) + '"'
+  }
+  return text + '}'
+}
+
 const attemptValues = (attempts: readonly AttemptRecord[]) => [
-  attempts.map((a) => a.deliveryId), attempts.map((a) => a.trigger), attempts.map((a) => a.address),
-  attempts.map((a) => a.statusCode), attempts.map((a) => a.errorClass), attempts.map((a) => a.error),
-  attempts.map((a) => a.durationMs), attempts.map((a) => a.response), attempts.map((a) => a.nextAttemptAt), attempts.map((a) => a.at)]
+  arrayLiteral(attempts, (a) => a.deliveryId), arrayLiteral(attempts, (a) => a.trigger), arrayLiteral(attempts, (a) => a.address),
+  arrayLiteral(attempts, (a) => a.statusCode), arrayLiteral(attempts, (a) => a.errorClass), arrayLiteral(attempts, (a) => a.error),
+  arrayLiteral(attempts, (a) => a.durationMs), arrayLiteral(attempts, (a) => a.response), arrayLiteral(attempts, (a) => a.nextAttemptAt),
+  arrayLiteral(attempts, (a) => a.at)]
 
 /** Outcome columns from parameters $first… (five arrays) and the final statuses at $first+5; only rows still `sending` change. */
 const outcomeUpdate = (first: number) => `UPDATE deliveries d
@@ -252,8 +274,8 @@ const outcomeUpdate = (first: number) => `UPDATE deliveries d
       WHERE d.id = u.id AND d.status = 'sending'`
 
 const outcomeValues = (outcomes: readonly DeliveryOutcome[]) => [
-  outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.attempted),
-  outcomes.map((o) => o.nextAttemptAt), outcomes.map((o) => o.lastError), WEBHOOK_FINAL_STATUSES]
+  arrayLiteral(outcomes, (o) => o.id), arrayLiteral(outcomes, (o) => o.status), arrayLiteral(outcomes, (o) => o.attempted),
+  arrayLiteral(outcomes, (o) => o.nextAttemptAt), arrayLiteral(outcomes, (o) => o.lastError), WEBHOOK_FINAL_STATUSES]
 
 /** Inserts a batch of attempts in one statement; returns their ids in order (a test ping answers with its attempt). */
 export async function insertAttempts(db: Queryable, attempts: readonly AttemptRecord[]): Promise<number[]> {
@@ -275,22 +297,29 @@ export async function recordOutcomes(db: Queryable, outcomes: readonly DeliveryO
  * endpoints was failing or owed a recovery notice when claimed) as ONE
  * statement, so one round trip with no BEGIN/COMMIT: a data-modifying CTE
  * inserts the attempts and updates the deliveries, atomically as any single
- * statement; no endpoint row is locked or written. Returns those of the
- * `succeeded` endpoints that another batch has flagged since the claim
- * (read as of this statement) for the caller to apply with
- * applyEndpointHealth — a race between concurrent batches, never the case
- * in a healthy fan-out.
+ * statement; no endpoint row is locked or written. Returns the endpoints
+ * of its attempts that another batch has flagged since the claim (read as
+ * of this statement) for the caller to apply with applyEndpointHealth — a
+ * race between concurrent batches, never the case in a healthy fan-out.
+ * Those endpoints are the updated rows' recipients (the UPDATE returns
+ * them): not sent as a uuid array, whose text the client built element by
+ * element. A row that was no longer `sending` (the reconciler revived it
+ * while its attempt ran) still had its attempt: when the UPDATE missed any
+ * row, the attempts' deliveries are read for their endpoints.
  */
-export async function recordFailureFree(db: Queryable, attempts: readonly AttemptRecord[], outcomes: readonly DeliveryOutcome[],
-  succeeded: readonly string[]): Promise<string[]> {
+export async function recordFailureFree(db: Queryable, attempts: readonly AttemptRecord[], outcomes: readonly DeliveryOutcome[]): Promise<string[]> {
   if (outcomes.length === 0) return []
   const { rows } = await db.query<{ id: string }>({
     name: 'webhook-record-failure-free',
     text: `WITH attempts AS (${ATTEMPT_COLUMNS}),
-          outcomes AS (${outcomeUpdate(11)})
+          outcomes AS (${outcomeUpdate(11)} RETURNING d.recipient_id, u.attempted)
      SELECT w.id FROM webhook_endpoints w
-      WHERE w.id = ANY($17::uuid[]) AND (w.failing_since IS NOT NULL OR w.notify_on_recovery)`,
-    values: [...attemptValues(attempts), ...outcomeValues(outcomes), succeeded],
+      WHERE (w.failing_since IS NOT NULL OR w.notify_on_recovery)
+        AND w.id IN (SELECT recipient_id FROM outcomes WHERE attempted = 1
+                     UNION ALL
+                     SELECT d.recipient_id FROM deliveries d
+                      WHERE d.id = ANY($1::bigint[]) AND (SELECT count(*) FROM outcomes) < cardinality($11::bigint[]))`,
+    values: [...attemptValues(attempts), ...outcomeValues(outcomes)],
   })
   return rows.map((r) => r.id)
 }

@@ -17,8 +17,10 @@ import type { Logger } from '../logger.js'
 import { deferred, type Deferred } from '../lib/deferred.js'
 import { recordAudit } from '../repositories/audit-log.js'
 import {
-  applyEndpointHealth, insertAttempts, recordFailureFree, recordOutcomes, skipUnfinished, type EndpointHealth, type HealthTransition,
+  applyEndpointHealth, insertAttempts, recordFailureFree, recordOutcomes, skipUnfinished,
+  type AttemptRecord, type DeliveryOutcome, type EndpointHealth, type HealthTransition,
 } from '../repositories/webhook-deliveries.js'
+import type { AttemptResult } from './http-client.js'
 import type { AttemptMetrics } from './metrics.js'
 import { changesNoEndpoint, endpointHealth, type Finished } from './outcome.js'
 import { PRIORITY, retryJobId, type WebhookJob } from './queue.js'
@@ -99,27 +101,47 @@ export class OutcomeRecorder {
   /** One batch: outcomes (and endpoint health) committed; then retries, metrics, notices. */
   private async write(items: Finished[], returnIds: boolean): Promise<number[]> {
     if (items.length === 0) return []
-    const { pool, logger } = this.deps
-    const attempts = items.flatMap((i) => (i.attempt ? [i.attempt] : []))
-    const outcomes = items.map((i) => i.outcome)
-    const health = endpointHealth(items, Date.now())
+    const { pool, logger, metrics } = this.deps
+    // One pass over the rows, no closure or array per row: this runs for every row of a fan-out.
+    const attempts: AttemptRecord[] = []
+    const outcomes: DeliveryOutcome[] = []
+    const results: AttemptResult[] = []
+    const statuses: string[] = []
+    let retries: Finished[] | undefined
+    for (const item of items) {
+      outcomes.push(item.outcome)
+      if (item.attempt) attempts.push(item.attempt)
+      if (metrics) {
+        if (item.result) results.push(item.result)
+        statuses.push(item.outcome.status)
+      }
+      if (item.outcome.status === 'retrying') (retries ??= []).push(item)
+    }
     let attemptIds: number[] = []
     let transitions: HealthTransition[]
     if (changesNoEndpoint(items) && !returnIds) {
-      // The common case: one statement. Endpoints flagged since their claim (another batch's failure) come back to be applied.
-      const flagged = new Set(await recordFailureFree(pool, attempts, outcomes, health.map((h) => h.endpointId)))
-      transitions = flagged.size === 0 ? []
-        : await withTransaction(pool, (tx) => this.applyHealth(tx, health.filter((h) => flagged.has(h.endpointId))))
+      // The common case: one statement. Endpoints flagged since their claim (another batch's failure) come back to be
+      // applied; only then is the batch's health per endpoint worked out.
+      const flagged = await recordFailureFree(pool, attempts, outcomes)
+      if (flagged.length === 0) transitions = []
+      else {
+        const ids = new Set(flagged)
+        const health = endpointHealth(items, Date.now()).filter((h) => ids.has(h.endpointId))
+        transitions = await withTransaction(pool, (tx) => this.applyHealth(tx, health))
+      }
     } else {
-      ({ attemptIds, transitions } = await withTransaction(pool, async (tx) => {
+      const health = endpointHealth(items, Date.now())
+      ;({ attemptIds, transitions } = await withTransaction(pool, async (tx) => {
         const attemptIds = await insertAttempts(tx, attempts)
         await recordOutcomes(tx, outcomes)
         return { attemptIds, transitions: await this.applyHealth(tx, health) }
       }))
     }
-    const disabled = new Set(transitions.filter((t) => t.disabled).map((t) => t.id))
-    const retries = items.filter((i) => i.outcome.status === 'retrying' && !disabled.has(i.row.endpointId))
-    if (retries.length > 0) {
+    if (retries && transitions.length > 0) {
+      const disabled = new Set(transitions.filter((t) => t.disabled).map((t) => t.id))
+      retries = retries.filter((i) => !disabled.has(i.row.endpointId))
+    }
+    if (retries && retries.length > 0) {
       const now = Date.now()
       await this.deps.queue().addBulk(retries.map((i) => ({
         name: 'retry',
@@ -127,7 +149,7 @@ export class OutcomeRecorder {
         opts: { delay: Math.max(0, i.outcome.nextAttemptAt! - now), priority: PRIORITY.retry, jobId: retryJobId(i.row.id, i.row.attempts + 1) },
       }))).catch((err: unknown) => logger.warn({ err }, 'could not enqueue webhook retries; the reconciler will'))
     }
-    this.deps.metrics?.record(items.flatMap((i) => (i.result ? [i.result] : [])), outcomes.map((o) => o.status))
+    metrics?.record(results, statuses)
     if (transitions.length > 0) {
       for (const t of transitions) {
         logger.info({ endpointId: t.id, reason: t.reason }, t.disabled ? 'webhook endpoint disabled' : 'webhook endpoint recovered')
