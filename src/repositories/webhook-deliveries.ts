@@ -83,7 +83,7 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string, slic
      matched AS (
        SELECT w.id, w.status = 'active' AS active
          FROM ev JOIN webhook_endpoints w ON ${ENDPOINT_MATCHES_EVENT}
-        WHERE $2::uuid IS NULL OR w.id > $2::uuid
+        WHERE w.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')
         ORDER BY w.id LIMIT $3),
      written AS (
        INSERT INTO deliveries (event_id, channel, recipient_id, status, next_attempt_at, queued_at, last_error, completed_at)
