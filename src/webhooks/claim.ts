@@ -1,10 +1,9 @@
 // Owns the first stage of a webhook chunk job: claiming its due rows
-// (`sending`, so no other worker takes them; a long job's in two
-// statements, so that its first requests need not wait for the whole
-// claim), closing at once the ones that need no attempt (withdrawn appeal,
-// deleted or disabled endpoint, a retry past the action deadline —
-// outcome.ts decides), and handing back rows whose endpoint stayed busy
-// (endpoint-slots.ts) to be tried shortly in a new job.
+// (`sending`, so no other worker takes them), closing at once the ones that
+// need no attempt (withdrawn appeal, deleted or disabled endpoint, a retry
+// past the action deadline — outcome.ts decides), and handing back rows
+// whose endpoint stayed busy (endpoint-slots.ts) to be tried shortly in a
+// new job.
 import type { Queue } from 'bullmq'
 import type { Pool } from '../db/pool.js'
 import type { Logger } from '../logger.js'
@@ -22,34 +21,12 @@ export interface ClaimedChunk {
   closed: Finished[]
 }
 
-export interface PipelinedClaim {
-  /** The job's first ids, claimed. */
-  first: ClaimedChunk
-  /** The other ids, being claimed while the caller works on `first`; null when the job had no others. */
-  rest: Promise<ClaimedChunk> | null
-}
-
-/**
- * Claims the due rows among the job's ids (rows held elsewhere, final or not
- * due are left alone: a duplicated job is a no-op). A job of more than
- * `head` ids is claimed in two statements: its first `head` ids, then the
- * others, started as soon as the first are back and left running for the
- * caller, who sends the first rows meanwhile: under a fan-out's concurrent
- * chunk jobs a 200-row claim takes tens of ms, and the first requests need
- * not wait for it.
- */
-export async function claimChunk(pool: Pool, job: WebhookJob, head: number): Promise<PipelinedClaim> {
-  if (job.ids.length <= head) return { first: await claimDue(pool, job.ids, job.trigger), rest: null }
-  const first = await claimDue(pool, job.ids.slice(0, head), job.trigger)
-  return { first, rest: claimDue(pool, job.ids.slice(head), job.trigger) }
-}
-
-async function claimDue(pool: Pool, ids: number[], trigger: WebhookJob['trigger']): Promise<ClaimedChunk> {
-  const now = Date.now()
-  const claimed = await claimDeliveries(pool, ids)
+/** Claims the due rows among the job's ids (rows held elsewhere, final or not due are left alone: a duplicated job is a no-op). */
+export async function claimChunk(pool: Pool, job: WebhookJob, now: number): Promise<ClaimedChunk> {
+  const claimed = await claimDeliveries(pool, job.ids)
   const chunk: ClaimedChunk = { toAttempt: [], closed: [] }
   for (const row of claimed) {
-    const reason = closeReasonAtClaim(row, trigger, now)
+    const reason = closeReasonAtClaim(row, job.trigger, now)
     if (reason) chunk.closed.push(closedWithoutAttempt(row, reason))
     else chunk.toAttempt.push(row)
   }

@@ -1,7 +1,5 @@
 // Owns the order of a webhook chunk job's stages, and nothing else:
-//   claim.ts     claim the due rows, a long job's first perJob apart
-//                from the rest (claimed while those are in flight);
-//                close those needing no attempt;
+//   claim.ts     claim the due rows; close those needing no attempt;
 //   (here)       per row: an endpoint slot (endpoint-slots.ts), then the
 //                withdrawal check just before sending — once a withdrawal
 //                has committed, no attempt of the appeal's earlier events
@@ -47,26 +45,12 @@ export interface DelivererDeps {
 /** How long a row waits for its endpoint's slot before it is handed back for later. */
 const SLOT_WAIT_MS = 1000
 
-/**
- * Runs `fn` over `items`, at most `limit` at once. The items `later` brings
- * are taken by runners that ran out, once it resolves (every runner waits
- * for them: all of `items` may have been closed at claim or held
- * elsewhere); if it rejects, that is thrown once the runners have finished
- * the items they took.
- */
-async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>,
-  later: Promise<readonly T[]> | null = null): Promise<void> {
-  const todo = [...items]
+async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
-  const joined = later?.then((more) => { todo.push(...more) }, () => {})
-  const runners = Array.from({ length: later ? limit : Math.min(limit, todo.length) }, async () => {
-    while (next < todo.length) await fn(todo[next++]!)
-    if (!joined) return
-    await joined
-    while (next < todo.length) await fn(todo[next++]!)
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!)
   })
   await Promise.all(runners)
-  await later
 }
 
 /** One per process: its slots, secret cache and outcome batcher are shared by every job it runs. */
@@ -87,7 +71,7 @@ export class WebhookDeliverer {
 
   /** One chunk job; completes once every outcome is committed. Returns counts by outcome, for the job's return value. */
   async processJob(job: WebhookJob): Promise<Record<string, number>> {
-    const { first, rest } = await claimChunk(this.deps.pool, job, this.perJob)
+    const { toAttempt, closed } = await claimChunk(this.deps.pool, job, Date.now())
     const counts: Record<string, number> = {}
     // The batches this job's rows went into (rows share their batch's promise).
     const recorded = new Set<Promise<void>>()
@@ -95,13 +79,11 @@ export class WebhookDeliverer {
       counts[item.outcome.status] = (counts[item.outcome.status] ?? 0) + 1
       recorded.add(this.recorder.record(item))
     }
-    first.closed.forEach(finish)
-    // The rest of a long job joins the runners when its claim is back (never more than perJob in flight).
-    const later = rest?.then((chunk) => { chunk.closed.forEach(finish); return chunk.toAttempt }) ?? null
+    closed.forEach(finish)
     const deferred: ClaimedDelivery[] = []
     const bodies: Bodies = new Map()
     try {
-      await forEachBounded(first.toAttempt, this.perJob, async (row) => {
+      await forEachBounded(toAttempt, this.perJob, async (row) => {
         if (!this.slots.tryAcquire(row.endpointId) && !(await this.slots.acquire(row.endpointId, SLOT_WAIT_MS))) { deferred.push(row); return }
         try {
           finish(carriesAppealContent(row) && await this.withdrawal.isWithdrawn(row.eventId)
@@ -110,7 +92,7 @@ export class WebhookDeliverer {
         } finally {
           this.slots.release(row.endpointId)
         }
-      }, later)
+      })
     } finally {
       // Every outcome settled before the job ends; the first failed write fails the job (BullMQ retries it).
       const settled = await Promise.allSettled(recorded)
