@@ -82,6 +82,7 @@ export class WebhookDeliverer {
     closed.forEach(finish)
     const deferred: ClaimedDelivery[] = []
     const bodies: Bodies = new Map()
+    let failure: { reason: unknown } | undefined
     try {
       await forEachBounded(toAttempt, this.perJob, async (row) => {
         if (!this.slots.tryAcquire(row.endpointId) && !(await this.slots.acquire(row.endpointId, SLOT_WAIT_MS))) { deferred.push(row); return }
@@ -93,16 +94,21 @@ export class WebhookDeliverer {
           this.slots.release(row.endpointId)
         }
       })
-    } finally {
-      // Every outcome settled before the job ends; the first failed write fails the job (BullMQ retries it).
-      const settled = await Promise.allSettled(recorded)
-      const failed = settled.find((s) => s.status === 'rejected')
-      if (failed) throw failed.reason
+    } catch (reason) {
+      failure = { reason }
     }
+    // Every outcome settled before the job ends; the first failed write fails the job (BullMQ retries it).
+    const settled = await Promise.allSettled(recorded)
+    failure ??= settled.find((s) => s.status === 'rejected')
     if (deferred.length > 0) {
-      await deferBusy(this.deps, deferred, job.trigger)
+      // Handed back whether or not the job failed: a failed job's retry skips rows still `sending`, which would
+      // otherwise wait for the stale sweep (minutes) instead of DEFER_MS.
+      const handedBack = deferBusy(this.deps, deferred, job.trigger)
+      if (failure) await handedBack.catch(() => {}) // the job's own failure is what BullMQ should see
+      else await handedBack
       counts.deferred = deferred.length
     }
+    if (failure) throw failure.reason
     return counts
   }
 
