@@ -79,8 +79,9 @@ t.test('webhooks: after the withdraw call returns, no attempt of the appeal star
   const lateness = requestsFor(published!.id).map((q) => q.at - returnedAt).filter((ms) => ms > 0)
   t.comment(`appeal.published requests arriving after the call returned (started before it): ${JSON.stringify(lateness)} ms`)
   // A request that started before the return may wait for one of the origin's connections, each busy for one
-  // answer time (250 ms), plus both requests' transfer (a few ms on a loaded machine): never two answer times.
-  t.ok(lateness.every((ms) => ms < 300), 'and none reached a partner later than one answer time (and its transfer) after it')
+  // answer time (250 ms), plus both requests' transfer: never a second answer time. (Transfer alone took up to
+  // 133 ms in a CI run with two test files busy on two cores, so the bound is the second answer time itself.)
+  t.ok(lateness.every((ms) => ms < 2 * 250), 'and none reached a partner a second answer time after it')
   t.comment(`appeal.published: ${JSON.stringify(statuses)}`)
   t.equal((statuses.delivered ?? 0) + (statuses.cancelled ?? 0), endpoints.length, 'delivered before, cancelled after')
   t.ok((statuses.cancelled ?? 0) > 0, 'the rest were cancelled')
