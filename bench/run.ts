@@ -34,6 +34,7 @@ import { freezeEmailAudience } from '../src/repositories/email-deliveries.js'
 import { QUEUE, queueKeyPrefix } from '../src/queue/queues.js'
 import { cpuSince, cpuSnapshot, ipcChild, niceOf, peakRssMB, postgresPids, renice, ROOT, rssMB, spawnNode, stopAllChildren, type Child } from './lib/processes.js'
 import type { BaselineResult, BaselineTask, LoadResult, SinkStats } from './lib/ipc.js'
+import { cpuTicks, describeLoad, machineLoadSince, type MachineLoad } from './lib/machine-load.js'
 
 // The test helpers import tap, whose root test would time out a long run: this process is no test.
 tap.setTimeout(0)
@@ -126,6 +127,12 @@ interface Row {
   ratio: number | null
   target: string
   met: boolean | null
+  /**
+   * What this run measured that limits the row (CPU per operation of each
+   * process, the plan's node times, serve's own latency histogram). Printed
+   * under the table when the target is missed, with how busy the machine was.
+   */
+  cause?: string
   details?: Record<string, unknown>
 }
 const rows: Row[] = []
@@ -311,7 +318,10 @@ async function scenarioFreeze(): Promise<void> {
   // Where the time goes: the same statement under EXPLAIN ANALYZE (rolled back), plan nodes with their own time.
   const plan = await explainFreeze(ctx, event!.id, appeal)
   const ms = median(times)
+  const nodesMs = (plan.nodesMs ?? {}) as Record<string, number>
+  const insertMs = Object.entries(nodesMs).filter(([name]) => name.startsWith('ModifyTable')).reduce((a, [, x]) => a + x, 0)
   rows.push({
+    cause: `under EXPLAIN ANALYZE the statement took ${plan.executionMs} ms, of which the insert itself (heap and index entries) ${round(insertMs, 0)} ms and choosing the supporters the rest`,
     scenario: 'audience freeze', measure: `${N} delivery rows, one INSERT … SELECT (median of 3)`, ours: round(ms, 0), baseline: null, unit: 'ms',
     ratio: null, target: `≤ ${round(1000 * N / 100_000, 0)} ms (1 s per 100 000)`, met: ms <= 1000 * N / 100_000,
     details: { runsMs: times.map((x) => round(x, 0)), rowsPerSecond: Math.round(N / (ms / 1000)), plan },
@@ -321,13 +331,13 @@ async function scenarioFreeze(): Promise<void> {
 interface PlanNode { 'Node Type': string; 'Actual Total Time': number; 'Actual Loops': number; Plans?: PlanNode[]; [k: string]: unknown }
 
 /** The freeze statement's plan: each node's exclusive time (ms), and trigger/commit time outside the nodes. */
-async function explainFreeze(ctx: TestApp, eventId: string, appeal: { countries: string[]; themes: string[]; urgency: string }): Promise<Record<string, unknown>> {
+async function explainFreeze(ctx: TestApp, eventId: string, appeal: { countries: string[]; themes: string[]; urgency: string }): Promise<{ executionMs?: number; nodesMs?: Record<string, number>; triggers?: unknown[] }> {
   const client = await ctx.pool.connect()
   try {
     await client.query('BEGIN')
     await client.query('DELETE FROM deliveries WHERE event_id = $1', [eventId])
     const db = { query: async (text: string, values?: unknown[]) => client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values) }
-    let out: Record<string, unknown> = {}
+    let out: { executionMs?: number; nodesMs?: Record<string, number>; triggers?: unknown[] } = {}
     await freezeEmailAudience({
       query: async (text: string, values?: unknown[]) => {
         const { rows } = await db.query(text, values)
@@ -410,15 +420,16 @@ async function compareReads(scenario: string, cases: ReadCase[], pids: { serve: 
       sameHeaders = { reqPerSecond: round(r.requests.average, 0), ratio: round(ours.requests.average / r.requests.average), cpuMicrosecondsPerRequest: perRequest(cpuSince(before, [pids.bare]), r.requests.total) }
     }
     const ratio = ours.requests.average / raw.requests.average
+    const cpu = { serve: perRequest(oursCpu.serve, ours.requests.total), redis: perRequest(oursCpu.redis, ours.requests.total), bare: perRequest(bareCpu, raw.requests.total) }
     rows.push({
+      cause: `serve took ${cpu.serve} µs of CPU per request (Redis ${cpu.redis}) against the bare server's ${cpu.bare}`
+        + (sameHeaders ? `, ${sameHeaders.cpuMicrosecondsPerRequest} with our exact bytes and headers` : ''),
       scenario, measure: `${c.name}, req/s (autocannon ${settings.connections} connections, ${settings.duration} s)${c.note ? `; ${c.note}` : ''}`,
       ours: round(ours.requests.average, 0), baseline: round(raw.requests.average, 0), unit: 'req/s',
       ratio: round(ratio), target: `ratio ≥ ${c.target}`, met: ratio >= c.target,
       details: {
         oursP99Ms: ours.latency.p99, baselineP99Ms: raw.latency.p99, ...c.details,
-        cpuMicrosecondsPerRequest: {
-          serve: perRequest(oursCpu.serve, ours.requests.total), redis: perRequest(oursCpu.redis, ours.requests.total), bare: perRequest(bareCpu, raw.requests.total),
-        },
+        cpuMicrosecondsPerRequest: cpu,
         ...(sameHeaders ? { bareWithOurHeaders: sameHeaders } : {}),
       },
     })
@@ -543,10 +554,13 @@ async function webhookFanout(endpoints: number, origins: number): Promise<void> 
   const pgPids = () => postgresPids(pg!.port)
   const cpuBefore = { worker: cpuSnapshot([worker.pid]), postgres: cpuSnapshot(pgPids()), sinks: cpuSnapshot([sinksPid]) }
   let lastRoundTimeline: number[] = []
+  let workerCpuInRounds = 0 // seconds, publish → last 2xx of each round
   for (let r = 0; r < WEBHOOK_ROUNDS; r++) {
     await resetSinks()
+    const roundCpu = cpuSnapshot([worker.pid])
     const started = await publish(ctx)
     const s = await untilSinks((x) => x.http.count >= endpoints, 120_000, `${endpoints} webhooks`)
+    workerCpuInRounds += cpuSince(roundCpu, [worker.pid])
     ours.push(s.http.last - started)
     firsts.push(s.http.first - started)
     lastRoundTimeline = (await sinks!.call<{ timeline: number[] }>({ cmd: 'timeline', since: started, bucketMs: TIMELINE_BUCKET_MS })).timeline
@@ -567,7 +581,12 @@ async function webhookFanout(endpoints: number, origins: number): Promise<void> 
   const oursMs = median(ours)
   const rawMs = median(raw.result.ms!)
   const ratio = rawMs / oursMs
+  const cpu = cpuMicrosecondsPerDelivery
+  // The worker's CPU from each publish to its last 2xx, against that time: near 100 % (one core) means its thread set the pace.
+  const workerBusy = Math.round((100 * 1000 * workerCpuInRounds) / ours.reduce((a, b) => a + b, 0))
   rows.push({
+    cause: `the worker took ${cpu.worker} µs of CPU per delivery, and used ${workerBusy} % of one core from publish to last 2xx (its JavaScript runs on one thread), where the raw loop took`
+      + ` ${cpu.rawUndici} µs per request; Postgres took ${cpu.postgres} µs and the receivers ${cpu.sinks} µs per delivery on the same cores`,
     scenario: 'webhook fan-out', measure: `${where}: publish → last 2xx (median of ${WEBHOOK_ROUNDS}), deliveries/s`,
     ours: round(endpoints / (oursMs / 1000), 0), baseline: round(endpoints / (rawMs / 1000), 0), unit: '/s',
     ratio: round(ratio), target: 'ratio ≥ 0.7', met: ratio >= 0.7,
@@ -678,26 +697,31 @@ async function emailFanout(sinkNice: number): Promise<void> {
   await serve.child.stop()
   await worker.stop()
   const ratio = rawMs / oursMs
+  const perMail = (seconds: number) => round((seconds * 1e6) / N, 0)
   rows.push({
+    cause: `the worker took ${perMail(workerCpu)} µs of CPU per mail, Postgres ${perMail(pgCpu)} µs and the SMTP sink ${perMail(sinkCpu)} µs, over ${round(oursMs / 1000, 1)} s`,
     scenario: 'email fan-out', measure: `${N} supporters: publish → last mail accepted, mails/s (pool of ${SMTP_POOL})`,
     ours: round(N / (oursMs / 1000), 0), baseline: round(N / (rawMs / 1000), 0), unit: '/s', ratio: round(ratio), target: `ratio ≥ ${EMAIL_TARGET}`, met: ratio >= EMAIL_TARGET,
     details: {
       oursMs: round(oursMs, 0), baselineMs: round(rawMs, 0), readsDuringFanout: '50 req/s for ' + UNDER_FANOUT_SECONDS + ' s',
       workerNice: WORKER_NICE, smtpSinkNice: sinkNice,
       // CPU time per mail (publish → last mail), steadier than rates on a shared machine; the sink process only takes mail here.
-      cpuMicrosecondsPerMail: { worker: round((workerCpu * 1e6) / N, 0), smtpSink: round((sinkCpu * 1e6) / N, 0), postgres: round((pgCpu * 1e6) / N, 0) },
+      cpuMicrosecondsPerMail: { worker: perMail(workerCpu), smtpSink: perMail(sinkCpu), postgres: perMail(pgCpu) },
     },
   })
   const p99Ratio = underFanout.p99 / Math.max(1, idle.p99)
   const served = (after: Record<string, number>, before: Record<string, number>) => Object.fromEntries(Object.entries(after).map(([le, n]) => [le, n - (before[le] ?? 0)]))
+  const duringFanout = served(servedAfter, servedBefore)
   rows.push({
+    cause: `serve itself answered ${duringFanout['0.005'] ?? '?'} of ${duringFanout['+Inf'] ?? '?'} reads during the fan-out within 5 ms`
+      + ` (its own request-duration histogram); the rest of the ${underFanout.p99} ms p99 is the request waiting for a CPU`,
     scenario: 'API under fan-out', measure: `p99 of 50 req/s reads (one appeal, list of 20) during the ${N} fan-out vs idle`,
     ours: underFanout.p99, baseline: idle.p99, unit: 'ms', ratio: round(p99Ratio), target: '≤ 2× idle', met: p99Ratio <= 2,
     details: {
       idle, underFanout, workerNice: WORKER_NICE, smtpSinkNice: sinkNice,
       // What `serve` itself took (its request-duration histogram), idle and during the fan-out: the rest of the client's latency is waiting for a CPU.
       servedIdle: served(servedAfterIdle, servedBeforeIdle),
-      servedDuringFanout: served(servedAfter, servedBefore),
+      servedDuringFanout: duringFanout,
     },
   })
   rows.push({
@@ -726,6 +750,15 @@ function table(): string {
   return lines.join('\n')
 }
 
+/** One line per missed target: what the run measured that limits it, and how busy the whole machine was meanwhile. */
+function misses(): string {
+  return rows.filter((r) => r.met === false).map((r) => {
+    const load = r.details?.machine as MachineLoad | undefined
+    const context = load ? describeLoad(load, cpus().length) : ''
+    return `- ${r.scenario} (${r.measure}): ${[r.cause ?? 'nothing more measured for this row', context].filter(Boolean).join('; ')}.`
+  }).join('\n')
+}
+
 function machine() {
   let commit = ''
   try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim() } catch { /* not a clone */ }
@@ -748,9 +781,13 @@ async function main(): Promise<void> {
   for (const scenario of SCENARIOS) {
     if (!selected.has(scenario)) continue
     const at = Date.now()
+    const ticks = cpuTicks()
+    const firstRow = rows.length
     say(`${scenario}…`)
     try {
       await RUNNERS[scenario]()
+      const load = machineLoadSince(ticks)
+      for (const row of rows.slice(firstRow)) row.details = { ...row.details, machine: load }
       say(`${scenario} done in ${round((Date.now() - at) / 1000, 1)} s`)
     } catch (error) {
       failures.push({ scenario, error: String((error as Error)?.stack ?? error) })
@@ -761,6 +798,8 @@ async function main(): Promise<void> {
   }
   const seconds = round((Date.now() - started) / 1000, 1)
   console.log(table())
+  const missed = misses()
+  if (missed) console.log(`\nMisses and their measured causes:\n${missed}`)
   console.log(`\n${quick ? 'quick' : 'full'} run, ${seconds} s, worker at nice ${WORKER_NICE}; machine: ${JSON.stringify(machine())}`)
   const out = flags.out ?? join(ROOT, 'bench/results/latest.json')
   mkdirSync(join(out, '..'), { recursive: true })
