@@ -6,6 +6,7 @@
 // the mailbox in every spelling, on a pending request only; erasure lets a
 // person come back at once.
 import t from 'tap'
+import { createEmailQueue } from '../src/email/queue.js'
 import { expectProblem } from './helpers/liaoning.js'
 import {
   confirmationLink, eventually, pathOf, startSupporterStack, subscribeAndConfirm, type SupporterStack,
@@ -18,6 +19,9 @@ async function rowOf(stack: SupporterStack, email: string) {
     'SELECT email, status, language, countries, themes, confirm_nonce, confirm_expires_at FROM subscriptions WHERE lower(email) = lower($1)', [email])
   return rows[0] ?? null
 }
+
+/** The confirmation link's path in a mail's text. */
+const confirmationPathIn = (text: string) => pathOf(text.match(/https?:\/\/\S+\/subscriptions\/confirm\/[A-Za-z0-9_-]{43}/)![0])
 
 /** Lets the mailbox limit and the pending request age by a day, as if the clock had moved on. */
 async function aDayLater(stack: SupporterStack) {
@@ -55,6 +59,30 @@ t.test('a confirmation link is spent once used: never the management link again,
   t.equal((await rowOf(stack, 'forwarded@example.org'))?.status, 'active', '"this wasn\'t me" on a used link changes nothing')
   const { rows } = await stack.pool.query('SELECT reason FROM email_suppressions')
   t.same(rows, [], 'and suppresses nothing')
+})
+
+t.test('a new link asked for while the last one is still with the relay is mailed at once, and it is the one that confirms', async (t) => {
+  // The relay takes 1.5 s per message: the first confirmation job is still sending when the second request comes.
+  const stack = await startSupporterStack(t, {}, { delayMs: 1500 })
+  const queue = createEmailQueue(stack.redis, stack.config.queuePrefix)
+  t.teardown(() => queue.close())
+  const email = 'ri.jin@example.kr'
+  await stack.request(null, 'POST', '/v1/subscriptions', { email, language: 'ko', countries: ['KP'] })
+  await eventually(async () => (await queue.getActiveCount()) === 1, 10_000, 'the first confirmation with the relay')
+  await aDayLater(stack)
+  await stack.request(null, 'POST', '/v1/subscriptions', { email, language: 'en', countries: ['CN'] })
+
+  // Well before the reconciler (20 s) would look: the second job is not mistaken for the first, still running.
+  const links = async () => Promise.all(stack.sink.to(email).map(async (m) => confirmationPathIn((await m.parsed()).text ?? '')))
+  await eventually(async () => stack.sink.to(email).length === 2, 8000, 'a mail for each link')
+  const [first, second] = await links()
+  t.not(first, second, 'each mail carries its own link')
+  t.equal((await stack.request(null, 'POST', first!)).statusCode, 404, 'the first link is spent')
+  t.equal((await stack.request(null, 'POST', second!)).statusCode, 200, 'the second one confirms')
+  t.match(await rowOf(stack, email), { status: 'active', language: 'en', countries: ['CN'] }, 'with what the second request asked for')
+  const { rows: [owed] } = await stack.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM subscriptions WHERE confirmation_mailed_at IS NULL AND status = 'pending'`)
+  t.equal(owed!.n, 0, 'nothing left owed')
 })
 
 t.test('"this wasn\'t me" acts on a pending, unexpired request only, and blocks every spelling of the mailbox', async (t) => {

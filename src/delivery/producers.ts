@@ -94,10 +94,10 @@ function emailProducer(deps: ProducerDeps, closables: Closable[]): { subscriptio
     publicBaseUrl: config.publicBaseUrl,
     // Not awaited: the 202 must not wait on (or be timed by) Redis. A lost
     // enqueue leaves confirmation_mailed_at empty and the reconciler re-sends.
-    onConfirmationDue(subscriptionId) {
-      const job = confirmationJob(subscriptionId, config.email.retryScheduleSeconds)
+    onConfirmationDue(due) {
+      const job = confirmationJob(due, config.email.retryScheduleSeconds)
       queue().add('confirmation', job.data, job.opts)
-        .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message }, subscriptionId }, 'confirmation mail not enqueued; the reconciler will'))
+        .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message }, subscriptionId: due.subscriptionId }, 'confirmation mail not enqueued; the reconciler will'))
     },
   })
   if (deps.metrics) registerEmailMetrics(deps.metrics.registry, deps.metrics.refreshed, { pool, redis, prefix: config.queuePrefix, queue })

@@ -64,7 +64,7 @@ export class EmailChannel implements DeliveryChannel {
     // id is ignored while the original still waits, so this is harmless.
     const confirmations = await dueConfirmations(this.deps.pool, STALE_AFTER_SECONDS, 1000)
     if (confirmations.length > 0) {
-      await this.deps.queue.addBulk(confirmations.map((id) => confirmationJob(id, this.deps.retryScheduleSeconds)))
+      await this.deps.queue.addBulk(confirmations.map((due) => confirmationJob(due, this.deps.retryScheduleSeconds)))
     }
     if (!idle) return confirmations.length
     const rows = await takeStaleDue(this.deps.pool, STALE_AFTER_SECONDS, RECONCILE_BATCH)

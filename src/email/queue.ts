@@ -7,12 +7,14 @@
 import { Queue, type JobsOptions } from 'bullmq'
 import type { RedisConnection } from '../queue/queues.js'
 import { queueKeyPrefix } from '../queue/queues.js'
+import type { DueConfirmation } from '../repositories/subscriptions.js'
 
 export const EMAIL_QUEUE = 'email'
 
 export type EmailJob =
   | { kind: 'alert'; eventId: string; ids: number[] }
-  | { kind: 'confirmation'; subscriptionId: string }
+  /** `sentAtMs`: which of the subscription's confirmations (absent in jobs queued by older releases). */
+  | { kind: 'confirmation'; subscriptionId: string; sentAtMs?: number }
   | { kind: 'notice'; endpointId: string; notice: 'disabled' | 'recovered' }
   | { kind: 'enrolment'; enrolmentId: string }
 
@@ -41,7 +43,7 @@ export function limiterFor(maxPerSecond: number): { max: number; duration: numbe
 
 /** BullMQ job ids cannot contain ':'; event ids and uuids never do. */
 export const alertJobId = (eventId: string, attempt: number, firstId: number) => `email-${eventId}-a${attempt}-${firstId}`
-export const confirmationJobId = (subscriptionId: string) => `confirm-${subscriptionId}`
+export const confirmationJobId = (due: DueConfirmation) => `confirm-${due.subscriptionId}-${due.sentAtMs}`
 export const noticeJobId = (endpointId: string, notice: string) => `notice-${endpointId}-${notice}`
 export const enrolmentJobId = (enrolmentId: string) => `enrol-${enrolmentId}`
 
@@ -65,14 +67,15 @@ export function scheduleBackoff(retryScheduleSeconds: readonly number[]) {
 }
 
 /** A confirmation mail: temporary failures are retried by BullMQ on EMAIL_RETRY_SCHEDULE. */
-export function confirmationJob(subscriptionId: string, retryScheduleSeconds: readonly number[]): { name: string; data: EmailJob; opts: JobsOptions } {
+export function confirmationJob(due: DueConfirmation, retryScheduleSeconds: readonly number[]): { name: string; data: EmailJob; opts: JobsOptions } {
   return {
     name: 'confirmation',
-    data: { kind: 'confirmation', subscriptionId },
-    // Removed when done: a later confirmation (after 24 h) must not collide
-    // with this id, while a duplicate enqueue of a waiting one is ignored.
+    data: { kind: 'confirmation', subscriptionId: due.subscriptionId, sentAtMs: due.sentAtMs },
+    // One id per confirmation: a duplicate enqueue of the same one (the
+    // reconciler while the first still waits) is ignored, while a newer
+    // link's mail never collides with an older one still sending.
     opts: {
-      jobId: confirmationJobId(subscriptionId), priority: PRIORITY.confirmation, removeOnComplete: true, removeOnFail: true,
+      jobId: confirmationJobId(due), priority: PRIORITY.confirmation, removeOnComplete: true, removeOnFail: true,
       attempts: retryScheduleSeconds.length + 1, backoff: { type: SCHEDULE_BACKOFF },
     },
   }

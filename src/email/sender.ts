@@ -102,7 +102,7 @@ export class EmailSender {
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
     switch (job.data.kind) {
       case 'alert': return this.processAlert(job.data.eventId, job.data.ids)
-      case 'confirmation': return this.processConfirmation(job.data.subscriptionId, lastAttempt)
+      case 'confirmation': return this.processConfirmation(job.data.subscriptionId, job.data.sentAtMs, lastAttempt)
       case 'notice': return this.processNotice(job.data.endpointId, job.data.notice, lastAttempt)
       case 'enrolment': return this.processEnrolment(job.data.enrolmentId, lastAttempt)
     }
@@ -303,11 +303,13 @@ export class EmailSender {
     return { sent: 1 }
   }
 
-  async processConfirmation(subscriptionId: string, lastAttempt: boolean): Promise<Record<string, number>> {
+  async processConfirmation(subscriptionId: string, sentAtMs: number | undefined, lastAttempt: boolean): Promise<Record<string, number>> {
     const { config, pool } = this.deps
     const row = await subscriptions.findById(pool, subscriptionId)
     if (!row || row.status !== 'pending' || !row.confirmNonce || row.confirmExpired
-      || (row.suppressed && subscriptions.BLOCKING_REASONS.includes(row.suppressed))) {
+      || (row.suppressed && subscriptions.BLOCKING_REASONS.includes(row.suppressed))
+      // A newer request issued another link since this job was queued: its own job mails that one.
+      || (sentAtMs !== undefined && Date.parse(row.confirmationSentAt ?? '') !== sentAtMs)) {
       return { skipped: 1 }
     }
     const locale: Locale = localeFor(row.language)
@@ -326,16 +328,16 @@ export class EmailSender {
       if (failure.permanent) {
         await withTransaction(pool, async (tx) => {
           await subscriptions.suppress(tx, row.emailHash, 'hard-bounce', mailboxHash(config.secretsKey, row.email))
-          await subscriptions.markConfirmationMailed(tx, row.id)
+          await subscriptions.markConfirmationMailed(tx, row.id, sentAtMs)
         })
         this.deps.logger.info({ subscriptionId, smtp: failure.detail }, 'confirmation mail bounced; address suppressed')
         return { failed: 1 }
       }
       // Temporary: BullMQ retries on EMAIL_RETRY_SCHEDULE; after the last try the reconciler must not loop on it.
-      if (lastAttempt) await subscriptions.markConfirmationMailed(pool, row.id)
+      if (lastAttempt) await subscriptions.markConfirmationMailed(pool, row.id, sentAtMs)
       throw Object.assign(new Error(`confirmation mail not accepted: ${failure.detail}`), { name: 'SmtpTemporaryError' })
     }
-    await subscriptions.markConfirmationMailed(pool, row.id)
+    await subscriptions.markConfirmationMailed(pool, row.id, sentAtMs)
     return { sent: 1 }
   }
 }

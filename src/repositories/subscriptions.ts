@@ -39,6 +39,17 @@ const SELECT = `
 /** Suppression reasons that also stop confirmation mail: a fresh double opt-in cannot lift them. */
 export const BLOCKING_REASONS: readonly SuppressionReason[] = ['hard-bounce', 'complaint']
 
+/**
+ * One confirmation mail owed: the subscription and when its current link
+ * was issued (epoch ms, truncated). A newer request for the address issues
+ * a new link and so a new confirmation; its job must not be taken for the
+ * older one's (which may still be sending the spent link).
+ */
+export interface DueConfirmation { subscriptionId: string; sentAtMs: number }
+
+/** confirmation_sent_at as DueConfirmation.sentAtMs: whole milliseconds, as `iso()` prints them. */
+const SENT_AT_MS = `floor(extract(epoch FROM confirmation_sent_at) * 1000)::float8`
+
 export interface UpsertPending {
   email: string
   emailHash: Buffer
@@ -67,8 +78,8 @@ export interface UpsertPending {
  * subscription is left alone. Returns the subscription id when a
  * confirmation mail is due.
  */
-export async function upsertPending(db: Queryable, s: UpsertPending): Promise<string | null> {
-  const { rows } = await db.query<{ id: string }>(
+export async function upsertPending(db: Queryable, s: UpsertPending): Promise<DueConfirmation | null> {
+  const { rows } = await db.query<DueConfirmation>(
     `WITH blocked AS (
        SELECT 1 FROM email_suppressions
         WHERE (email_hash = $2 OR mailbox_hash = $15) AND reason = ANY($14::text[])
@@ -89,17 +100,17 @@ export async function upsertPending(db: Queryable, s: UpsertPending): Promise<st
          confirm_nonce = EXCLUDED.confirm_nonce, confirm_token_hash = EXCLUDED.confirm_token_hash,
          confirm_expires_at = EXCLUDED.confirm_expires_at, confirmation_sent_at = now(), confirmation_mailed_at = NULL
        WHERE s.status <> 'active'
-       RETURNING s.id
+       RETURNING s.id, ${SENT_AT_MS.replace('confirmation_sent_at', 's.confirmation_sent_at')} AS "sentAtMs"
      ), ledger AS (
        INSERT INTO consent_ledger (subscription_id, action, source, consent_text_version, details)
        SELECT id, 'subscribe', $11, $12, $13::jsonb FROM up
      )
-     SELECT id FROM up`,
+     SELECT id AS "subscriptionId", "sentAtMs" FROM up`,
     [s.email, s.emailHash, s.language, s.countries, s.themes, s.minUrgency, s.manage.nonce, s.manage.hash,
       s.confirm.nonce, s.confirm.hash, s.source, s.consentTextVersion,
       JSON.stringify({ language: s.language, countries: s.countries, themes: s.themes, minUrgency: s.minUrgency }),
       BLOCKING_REASONS, s.mailboxHash])
-  return rows[0]?.id ?? null
+  return rows[0] ?? null
 }
 
 /** Erasure forgets the mailbox's confirmation limit with the rest: the person may come back through double opt-in. */
@@ -244,19 +255,26 @@ export async function subscriberStats(db: Queryable): Promise<{
   return { byStatus: byStatus.rows, byLanguage: byLanguage.rows, suppressed: suppressed.rows }
 }
 
-export async function markConfirmationMailed(db: Queryable, id: string): Promise<void> {
-  await db.query('UPDATE subscriptions SET confirmation_mailed_at = now() WHERE id = $1', [id])
+/**
+ * Marks that confirmation handed to SMTP (or given up on). When a newer
+ * request has issued a new link meanwhile, its mail is still owed and the
+ * row is left for its own job (or the reconciler). Without `sentAtMs` (a job
+ * queued before confirmations carried it), whatever is current.
+ */
+export async function markConfirmationMailed(db: Queryable, id: string, sentAtMs?: number): Promise<void> {
+  await db.query(`UPDATE subscriptions SET confirmation_mailed_at = now() WHERE id = $1 AND ($2::float8 IS NULL OR ${SENT_AT_MS} = $2)`,
+    [id, sentAtMs ?? null])
 }
 
 /** Confirmation mails decided on but not yet handed to SMTP (their job was lost), still worth sending. */
-export async function dueConfirmations(db: Queryable, olderThanSeconds: number, limit: number): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM subscriptions
+export async function dueConfirmations(db: Queryable, olderThanSeconds: number, limit: number): Promise<DueConfirmation[]> {
+  const { rows } = await db.query<DueConfirmation>(
+    `SELECT id AS "subscriptionId", ${SENT_AT_MS} AS "sentAtMs" FROM subscriptions
       WHERE status = 'pending' AND confirmation_mailed_at IS NULL
         AND confirmation_sent_at < now() - make_interval(secs => $1)
         AND confirm_expires_at > now() + interval '1 hour'
       ORDER BY confirmation_sent_at LIMIT $2`, [olderThanSeconds, limit])
-  return rows.map((r) => r.id)
+  return rows
 }
 
 /** Themes worth offering on the preference page: those of public appeals. */

@@ -44,7 +44,7 @@ export interface SubscriptionServiceOptions {
   secretsKey: Buffer
   publicBaseUrl: string
   /** Hands a due confirmation mail to the email queue; best effort (the reconciler catches failures). */
-  onConfirmationDue(subscriptionId: string): void
+  onConfirmationDue(due: repo.DueConfirmation): void
 }
 
 export function toSupporterView(row: SubscriptionRow): Subscription {
@@ -116,12 +116,12 @@ export class SubscriptionService {
     const key = this.opts.secretsKey
     const manage = newToken(key, 'manage')
     const confirm = newToken(key, 'confirm')
-    const dueId = await repo.upsertPending(this.pool, {
+    const due = await repo.upsertPending(this.pool, {
       email: input.email, emailHash: emailHash(key, input.email), mailboxHash: mailboxHash(key, input.email),
       language: value.language ?? ctx.defaultLanguage, countries: value.countries ?? [], themes: value.themes ?? [],
       minUrgency: value.minUrgency ?? 'normal', manage, confirm, source: ctx.source, consentTextVersion: CONSENT_TEXT_VERSION,
     })
-    if (dueId) this.opts.onConfirmationDue(dueId)
+    if (due) this.opts.onConfirmationDue(due)
   }
 
   /**
