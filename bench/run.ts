@@ -586,7 +586,8 @@ async function webhookFanout(endpoints: number, origins: number): Promise<void> 
   const workerBusy = Math.round((100 * 1000 * workerCpuInRounds) / ours.reduce((a, b) => a + b, 0))
   rows.push({
     cause: `the worker took ${cpu.worker} µs of CPU per delivery, and used ${workerBusy} % of one core from publish to last 2xx (its JavaScript runs on one thread), where the raw loop took`
-      + ` ${cpu.rawUndici} µs per request; Postgres took ${cpu.postgres} µs and the receivers ${cpu.sinks} µs per delivery on the same cores`,
+      + ` ${cpu.rawUndici} µs per request; Postgres took ${cpu.postgres} µs and the receivers ${cpu.sinks} µs per delivery on the same cores;`
+      + ` the first partner was called ${round(median(firsts), 0)} ms after the publish (outbox relay, fan-out, first slice, claim: median), of the raw loop's ${round(rawMs, 0)} ms for every request`,
     scenario: 'webhook fan-out', measure: `${where}: publish → last 2xx (median of ${WEBHOOK_ROUNDS}), deliveries/s`,
     ours: round(endpoints / (oursMs / 1000), 0), baseline: round(endpoints / (rawMs / 1000), 0), unit: '/s',
     ratio: round(ratio), target: 'ratio ≥ 0.7', met: ratio >= 0.7,
