@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync } 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { TapConfig } from '@tapjs/config'
 import { describeBinaries } from '../../src/dev/postgres-binaries.js'
 import { startPostgres, startRedis, type RunningPostgres, type RunningRedis } from './services.js'
 
@@ -33,18 +34,17 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
  * runs: the run that rebuilds still starts every test file with the old
  * set's loaders, @tapjs/typescript's ts-node among them, ~3 s more CPU per
  * process. A fresh clone's first `npm test` took 764 s where the same
- * clone's second took 494. So the build is brought in line first.
+ * clone's second took 494. So the build is brought in line first, by tap's
+ * own test: the configured plugins' signature against the built class's.
  */
-function ensureTapPlugins(): void {
-  const plugins: string[] = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).tap?.plugin ?? []
-  let built = ''
+async function ensureTapPlugins(): Promise<void> {
+  const { pluginSignature } = await TapConfig.load()
+  let built: string | undefined
   try {
-    built = /export const signature = `([^`]*)`/.exec(readFileSync(join(ROOT, 'node_modules/@tapjs/test/test-built/dist/esm/index.js'), 'utf8'))?.[1] ?? ''
-  } catch { /* never built: tap builds it */ }
-  const signature = new Set(built.split('\n'))
-  const stale = plugins.some((p) => p.startsWith('!') ? signature.has(p.slice(1)) : !signature.has(p))
-  if (!stale) return
-  console.log(`tap: building its test class for the configured plugins (${plugins.join(', ')})`)
+    built = /export const signature = `([^`]*)`/.exec(readFileSync(join(ROOT, 'node_modules/@tapjs/test/test-built/dist/esm/index.js'), 'utf8'))?.[1]
+  } catch { /* never built */ }
+  if (built?.trim() === pluginSignature) return
+  console.log('tap: building its test class for the configured plugins')
   const build = spawnSync('npx', ['tap', 'build'], { cwd: ROOT, stdio: 'inherit' })
   if (build.status !== 0) throw new Error(`tap build failed (exit ${build.status})`)
 }
@@ -53,7 +53,7 @@ let pg: RunningPostgres | undefined
 let redis: RunningRedis | undefined
 
 async function main(): Promise<number> {
-  ensureTapPlugins()
+  await ensureTapPlugins()
   const env = { ...process.env }
   if (!env.TEST_DATABASE_URL) {
     pg = await startPostgres()
