@@ -308,7 +308,8 @@ export class EmailSender {
     const row = await subscriptions.findById(pool, subscriptionId)
     if (!row || row.status !== 'pending' || !row.confirmNonce || row.confirmExpired
       || (row.suppressed && subscriptions.BLOCKING_REASONS.includes(row.suppressed))
-      // A newer request issued another link since this job was queued: its own job mails that one.
+      // A newer request issued another link since this job was queued: its own job mails that one
+      // (`confirmationSentAt` is `iso()`, `sentAtMs` `epochMs()` of the same column: equal when unchanged).
       || (sentAtMs !== undefined && Date.parse(row.confirmationSentAt ?? '') !== sentAtMs)) {
       return { skipped: 1 }
     }

@@ -2,7 +2,7 @@
 // suppression list. Decisions that must not race (the 24 h rule, state
 // changes) are made inside single statements, not read-then-write in Node.
 import type { Queryable } from '../db/pool.js'
-import { iso } from '../db/sql.js'
+import { epochMs, iso } from '../db/sql.js'
 import type { ListSubscribersQuery, SubscriptionStatus, SuppressionReason } from '../schemas/subscription.js'
 
 export interface SubscriptionRow {
@@ -46,9 +46,6 @@ export const BLOCKING_REASONS: readonly SuppressionReason[] = ['hard-bounce', 'c
  * older one's (which may still be sending the spent link).
  */
 export interface DueConfirmation { subscriptionId: string; sentAtMs: number }
-
-/** confirmation_sent_at as DueConfirmation.sentAtMs: whole milliseconds, as `iso()` prints them. */
-const SENT_AT_MS = `floor(extract(epoch FROM confirmation_sent_at) * 1000)::float8`
 
 export interface UpsertPending {
   email: string
@@ -100,7 +97,7 @@ export async function upsertPending(db: Queryable, s: UpsertPending): Promise<Du
          confirm_nonce = EXCLUDED.confirm_nonce, confirm_token_hash = EXCLUDED.confirm_token_hash,
          confirm_expires_at = EXCLUDED.confirm_expires_at, confirmation_sent_at = now(), confirmation_mailed_at = NULL
        WHERE s.status <> 'active'
-       RETURNING s.id, ${SENT_AT_MS.replace('confirmation_sent_at', 's.confirmation_sent_at')} AS "sentAtMs"
+       RETURNING s.id, ${epochMs('s.confirmation_sent_at')} AS "sentAtMs"
      ), ledger AS (
        INSERT INTO consent_ledger (subscription_id, action, source, consent_text_version, details)
        SELECT id, 'subscribe', $11, $12, $13::jsonb FROM up
@@ -262,14 +259,14 @@ export async function subscriberStats(db: Queryable): Promise<{
  * queued before confirmations carried it), whatever is current.
  */
 export async function markConfirmationMailed(db: Queryable, id: string, sentAtMs?: number): Promise<void> {
-  await db.query(`UPDATE subscriptions SET confirmation_mailed_at = now() WHERE id = $1 AND ($2::float8 IS NULL OR ${SENT_AT_MS} = $2)`,
+  await db.query(`UPDATE subscriptions SET confirmation_mailed_at = now() WHERE id = $1 AND ($2::float8 IS NULL OR ${epochMs('confirmation_sent_at')} = $2)`,
     [id, sentAtMs ?? null])
 }
 
 /** Confirmation mails decided on but not yet handed to SMTP (their job was lost), still worth sending. */
 export async function dueConfirmations(db: Queryable, olderThanSeconds: number, limit: number): Promise<DueConfirmation[]> {
   const { rows } = await db.query<DueConfirmation>(
-    `SELECT id AS "subscriptionId", ${SENT_AT_MS} AS "sentAtMs" FROM subscriptions
+    `SELECT id AS "subscriptionId", ${epochMs('confirmation_sent_at')} AS "sentAtMs" FROM subscriptions
       WHERE status = 'pending' AND confirmation_mailed_at IS NULL
         AND confirmation_sent_at < now() - make_interval(secs => $1)
         AND confirm_expires_at > now() + interval '1 hour'
