@@ -318,8 +318,7 @@ async function scenarioFreeze(): Promise<void> {
   // Where the time goes: the same statement under EXPLAIN ANALYZE (rolled back), plan nodes with their own time.
   const plan = await explainFreeze(ctx, event!.id, appeal)
   const ms = median(times)
-  const nodesMs = (plan.nodesMs ?? {}) as Record<string, number>
-  const insertMs = Object.entries(nodesMs).filter(([name]) => name.startsWith('ModifyTable')).reduce((a, [, x]) => a + x, 0)
+  const insertMs = Object.entries(plan.nodesMs ?? {}).filter(([name]) => name.startsWith('ModifyTable')).reduce((a, [, x]) => a + x, 0)
   rows.push({
     cause: `under EXPLAIN ANALYZE the statement took ${plan.executionMs} ms, of which the insert itself (heap and index entries) ${round(insertMs, 0)} ms and choosing the supporters the rest`,
     scenario: 'audience freeze', measure: `${N} delivery rows, one INSERT … SELECT (median of 3)`, ours: round(ms, 0), baseline: null, unit: 'ms',
@@ -329,15 +328,16 @@ async function scenarioFreeze(): Promise<void> {
 }
 
 interface PlanNode { 'Node Type': string; 'Actual Total Time': number; 'Actual Loops': number; Plans?: PlanNode[]; [k: string]: unknown }
+interface FreezePlan { executionMs?: number; nodesMs?: Record<string, number>; triggers?: unknown[] }
 
 /** The freeze statement's plan: each node's exclusive time (ms), and trigger/commit time outside the nodes. */
-async function explainFreeze(ctx: TestApp, eventId: string, appeal: { countries: string[]; themes: string[]; urgency: string }): Promise<{ executionMs?: number; nodesMs?: Record<string, number>; triggers?: unknown[] }> {
+async function explainFreeze(ctx: TestApp, eventId: string, appeal: { countries: string[]; themes: string[]; urgency: string }): Promise<FreezePlan> {
   const client = await ctx.pool.connect()
   try {
     await client.query('BEGIN')
     await client.query('DELETE FROM deliveries WHERE event_id = $1', [eventId])
     const db = { query: async (text: string, values?: unknown[]) => client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values) }
-    let out: { executionMs?: number; nodesMs?: Record<string, number>; triggers?: unknown[] } = {}
+    let out: FreezePlan = {}
     await freezeEmailAudience({
       query: async (text: string, values?: unknown[]) => {
         const { rows } = await db.query(text, values)
