@@ -38,7 +38,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
  * own test: the configured plugins' signature against the built class's.
  */
 async function ensureTapPlugins(): Promise<void> {
-  const { pluginSignature } = await TapConfig.load()
+  // Not TapConfig.load(): it parses this process's arguments as tap's, and `--no-coverage` is the harness's own.
+  const config = await new TapConfig().loadPluginConfigFields().loadConfigFile()
+  const { pluginSignature } = config.parse([])
   let built: string | undefined
   try {
     built = /export const signature = `([^`]*)`/.exec(readFileSync(join(ROOT, 'node_modules/@tapjs/test/test-built/dist/esm/index.js'), 'utf8'))?.[1]
