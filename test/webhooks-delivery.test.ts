@@ -284,6 +284,9 @@ tap.test('filters: event type, country, theme and minimum urgency decide who rec
     return rows[0].n === 0
   }, 15_000, 'all deliveries settled')
   // Delivered before the withdrawal: once it commits, what is still due of an appeal is cancelled (withdrawal.test.ts).
+  // First every event fanned out (the unfiltered endpoint has both publications, the closed-only one the closure):
+  // with no rows written yet, "nothing undelivered" would hold before the later events' rows exist.
+  await receiver.waitFor(() => receiver.to('/all').length === 2 && receiver.to('/closed').length === 1, 15_000, 'every event fanned out')
   await allDelivered()
   expectStatus(t, await ctx.request('editor', 'POST', `/v1/appeals/${france.id}/withdraw`, { reason: 'published in error' }), 200)
   await receiver.waitFor(() => receiver.to('/withdrawnFR').length === 1, 10_000, 'the last event delivered')
